@@ -1,0 +1,86 @@
+// Internal: the incremental length-prefix decoder, shared by the length-prefix codec and the
+// ack-handshake receiver.
+
+import { INCOMPLETE, LengthHeaderReader } from "./_length_reader.ts";
+import type { Decoder } from "./codec.ts";
+import { IncompleteFrameError } from "./errors.ts";
+import type { LengthFormat } from "./length_format.ts";
+
+export class LengthPrefixDecoder implements Decoder<Uint8Array> {
+  readonly #header: LengthHeaderReader;
+  // A frame whose body spans chunks is assembled here; it is handed out whole, then dropped.
+  #body: Uint8Array | null = null;
+  #bodyFilled = 0;
+  #failure: unknown = null;
+
+  // Called once per frame as soon as its header is read, before any of its body (the ack
+  // handshake answers here).
+  readonly #onHeader: ((length: number) => void) | undefined;
+
+  constructor(format: LengthFormat, maxFrameLength: number, onHeader?: (length: number) => void) {
+    this.#header = new LengthHeaderReader(format, maxFrameLength);
+    this.#onHeader = onHeader;
+  }
+
+  get bufferedBytes(): number {
+    return this.#header.pending +
+      (this.#body === null ? 0 : this.#header.headerSize + this.#bodyFilled);
+  }
+
+  push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): boolean {
+    if (this.#failure !== null) throw this.#failure;
+    try {
+      return this.#push(chunk, onFrame);
+    } catch (error) {
+      this.#failure = error;
+      throw error;
+    }
+  }
+
+  #push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): boolean {
+    const end = chunk.length;
+    let offset = 0;
+    let views = false;
+    if (this.#body !== null) {
+      const body = this.#body;
+      const take = Math.min(body.length - this.#bodyFilled, end);
+      body.set(chunk.subarray(0, take), this.#bodyFilled);
+      this.#bodyFilled += take;
+      offset = take;
+      if (this.#bodyFilled < body.length) return false;
+      this.#body = null;
+      onFrame(body);
+    }
+    const header = this.#header;
+    while (offset < end) {
+      const length = header.read(chunk, offset);
+      offset += header.consumed;
+      if (length === INCOMPLETE) break;
+      this.#onHeader?.(length);
+      const stop = offset + length;
+      if (stop <= end) {
+        const frame = chunk.subarray(offset, stop);
+        offset = stop;
+        views = true;
+        onFrame(frame);
+      } else {
+        // The limit was checked by the header reader, so this allocation is bounded.
+        const body = new Uint8Array(length);
+        body.set(chunk.subarray(offset), 0);
+        this.#bodyFilled = end - offset;
+        this.#body = body;
+        break;
+      }
+    }
+    return views;
+  }
+
+  finish(): void {
+    if (this.#failure !== null) throw this.#failure;
+    if (this.#body !== null) {
+      const headerSize = this.#header.headerSize;
+      throw new IncompleteFrameError(headerSize + this.#bodyFilled, headerSize + this.#body.length);
+    }
+    if (this.#header.pending > 0) throw new IncompleteFrameError(this.#header.pending);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The two interfaces every codec implements. A codec is pure: bytes in, frames out, with no
+ * sockets, timers or runtime APIs, so every framing bug can be reproduced in a unit test.
+ *
+ * @module
+ */
+
+/**
+ * Where an encoder writes. Small frames are copied into {@linkcode EncodeSink.bytes} after
+ * {@linkcode EncodeSink.reserve}; large bodies are appended by reference with
+ * {@linkcode EncodeSink.appendBorrowed}, so they are never copied in user space.
+ */
+export interface EncodeSink {
+  /** The buffer currently being filled. Valid until the next `reserve` or `appendBorrowed`. */
+  readonly bytes: Uint8Array;
+  /** How many bytes of `bytes` are filled. Encoders advance it after writing. */
+  length: number;
+  /**
+   * Makes room for `size` more bytes at `length`.
+   * @returns The buffer to write into (the same object as `bytes` afterwards).
+   */
+  reserve(size: number): Uint8Array;
+  /** Appends `segment` without copying it. The caller must not change it until it is sent. */
+  appendBorrowed(segment: Uint8Array): void;
+}
+
+/**
+ * Turns frames into bytes and bytes into frames. `T` is the frame type: `Uint8Array` for the length
+ * and delimiter codecs, a header-and-body object for the JSON-header codec.
+ *
+ * @example Round-tripping through any codec
+ * ```ts
+ * import { type Codec, decodeAll, lengthPrefix } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const codec: Codec<Uint8Array> = lengthPrefix();
+ * const wire = codec.encode(new Uint8Array([1, 2, 3]));
+ * assert.deepEqual(decodeAll(codec, wire), [new Uint8Array([1, 2, 3])]);
+ * ```
+ */
+export interface Codec<T> {
+  /** A short description, such as `"length-prefix(u32be)"`. */
+  readonly name: string;
+  /**
+   * Appends the encoding of `frame` to `sink`.
+   * @throws {FrameTooLargeError} When the frame is over the codec's limit.
+   */
+  encodeTo(frame: T, sink: EncodeSink): void;
+  /** Encodes one frame into a new buffer. */
+  encode(frame: T): Uint8Array;
+  /** Creates a decoder with its own state; use one per connection. */
+  createDecoder(): Decoder<T>;
+}
+
+/**
+ * Incremental decoder: feed it chunks of any size, it calls back once per complete frame.
+ *
+ * Frames that lie entirely inside one pushed chunk are zero-copy `subarray` views of that chunk;
+ * frames that span chunks are assembled in a fresh buffer that belongs to the frame alone. `push`
+ * returns `true` when it handed out at least one view, so a caller that reuses its read buffer knows
+ * when it must not.
+ *
+ * After a decode error the decoder stays failed: every later `push` throws the same error. It never
+ * guesses where the next frame starts.
+ *
+ * @example Feeding a stream one byte at a time
+ * ```ts
+ * import { lengthPrefix } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const codec = lengthPrefix({ lengthFormat: "u8" });
+ * const decoder = codec.createDecoder();
+ * const frames: Uint8Array[] = [];
+ * for (const byte of [2, 104, 105]) decoder.push(new Uint8Array([byte]), (f) => frames.push(f));
+ * decoder.finish();
+ * assert.deepEqual(frames, [new TextEncoder().encode("hi")]);
+ * ```
+ */
+export interface Decoder<T> {
+  /**
+   * Feeds bytes and calls `onFrame` synchronously for every frame they complete.
+   * @returns `true` when an emitted frame is a view into `chunk`.
+   * @throws {FramedError} On invalid input; the decoder then stays failed.
+   */
+  push(chunk: Uint8Array, onFrame: (frame: T) => void): boolean;
+  /**
+   * Declares the end of the stream.
+   * @throws {IncompleteFrameError} When the stream ended in the middle of a frame.
+   */
+  finish(): void;
+  /** Bytes held for a frame that is not complete yet. */
+  readonly bufferedBytes: number;
+}
+
+/**
+ * Decodes a whole byte string that holds complete frames. Handy in tests and for files.
+ *
+ * @param codec The codec to decode with.
+ * @param bytes One or more complete frames.
+ * @returns The frames, in order.
+ * @throws {IncompleteFrameError} When the last frame is cut short.
+ *
+ * @example
+ * ```ts
+ * import { decodeAll, lengthPrefix } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const codec = lengthPrefix({ lengthFormat: "u16be" });
+ * const frames = decodeAll(codec, new Uint8Array([0, 1, 65, 0, 0]));
+ * assert.deepEqual(frames, [new Uint8Array([65]), new Uint8Array(0)]);
+ * ```
+ */
+export function decodeAll<T>(codec: Codec<T>, bytes: Uint8Array): T[] {
+  const frames: T[] = [];
+  const decoder = codec.createDecoder();
+  decoder.push(bytes, (frame) => frames.push(frame));
+  decoder.finish();
+  return frames;
+}

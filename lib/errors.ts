@@ -1,0 +1,300 @@
+/**
+ * Typed errors. Every error that framed throws is a {@linkcode FramedError} with a stable `code`,
+ * and carries the numbers a user needs to understand it (announced length, limit, bytes received).
+ *
+ * @module
+ */
+
+/**
+ * Base class of every error framed throws on purpose.
+ *
+ * @example Telling framed's errors apart from others
+ * ```ts
+ * import { FramedError, FrameTooLargeError } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const error: unknown = new FrameTooLargeError(100, 10, "decode");
+ * assert.ok(error instanceof FramedError);
+ * assert.equal((error as FramedError).code, "FRAME_TOO_LARGE");
+ * ```
+ */
+export class FramedError extends Error {
+  /** A stable, machine-readable identifier such as `"FRAME_TOO_LARGE"`. */
+  readonly code: string;
+
+  /**
+   * @param code A stable identifier for the kind of failure.
+   * @param message A human-readable explanation.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(code: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/**
+ * A frame announced (or, when encoding, had) more bytes than the limit allows. Thrown *before*
+ * anything is buffered or allocated for the body.
+ *
+ * @example
+ * ```ts
+ * import { FrameTooLargeError } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new FrameTooLargeError(20_000_000, 16_777_216, "decode");
+ * assert.equal(error.length, 20_000_000);
+ * assert.equal(error.maxFrameLength, 16_777_216);
+ * ```
+ */
+export class FrameTooLargeError extends FramedError {
+  /** The length the peer announced, or the length of the frame being encoded. */
+  readonly length: number;
+  /** The limit that was exceeded. */
+  readonly maxFrameLength: number;
+  /** Whether the frame was being decoded (received) or encoded (sent). */
+  readonly direction: "decode" | "encode";
+
+  /**
+   * @param length The announced or actual length.
+   * @param maxFrameLength The configured limit.
+   * @param direction `"decode"` for received frames, `"encode"` for frames being sent.
+   */
+  constructor(length: number, maxFrameLength: number, direction: "decode" | "encode") {
+    super(
+      "FRAME_TOO_LARGE",
+      `${direction === "decode" ? "received" : "refusing to send"} a frame of ${length} bytes, ` +
+        `over the limit of ${maxFrameLength} bytes`,
+    );
+    this.length = length;
+    this.maxFrameLength = maxFrameLength;
+    this.direction = direction;
+  }
+}
+
+/**
+ * The stream ended in the middle of a frame. `received` bytes of the frame had arrived; `expected`
+ * is the frame's full size on the wire when it was known (it is `undefined` while the header itself
+ * was incomplete and its size unknown, as for a varint or a delimiter).
+ *
+ * @example
+ * ```ts
+ * import { IncompleteFrameError } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new IncompleteFrameError(3, 10);
+ * assert.match(error.message, /3 of 10 bytes/);
+ * ```
+ */
+export class IncompleteFrameError extends FramedError {
+  /** How many bytes of the unfinished frame arrived. */
+  readonly received: number;
+  /** The frame's full size on the wire, when the header had been read. */
+  readonly expected: number | undefined;
+
+  /**
+   * @param received Bytes of the unfinished frame that arrived.
+   * @param expected The full size of the frame on the wire, if known.
+   */
+  constructor(received: number, expected?: number) {
+    super(
+      "INCOMPLETE_FRAME",
+      expected === undefined
+        ? `stream ended mid-frame: ${received} bytes of an unfinished frame arrived`
+        : `stream ended mid-frame: received ${received} of ${expected} bytes`,
+    );
+    this.received = received;
+    this.expected = expected;
+  }
+}
+
+/** Why a length header was refused. */
+export type InvalidLengthReason = "negative" | "unsafe-integer" | "varint-too-long";
+
+/**
+ * A length header that can never be valid: a negative signed length, a 64-bit length above
+ * `Number.MAX_SAFE_INTEGER` (2^53 - 1), or a varint longer than 10 bytes.
+ *
+ * @example
+ * ```ts
+ * import { InvalidLengthError } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new InvalidLengthError("negative", -1);
+ * assert.equal(error.reason, "negative");
+ * ```
+ */
+export class InvalidLengthError extends FramedError {
+  /** Which rule the header broke. */
+  readonly reason: InvalidLengthReason;
+  /** The decoded value (approximate above 2^53), or the varint's byte count. */
+  readonly value: number;
+
+  /**
+   * @param reason Which rule the header broke.
+   * @param value The decoded value, or for `"varint-too-long"` the number of bytes seen.
+   */
+  constructor(reason: InvalidLengthReason, value: number) {
+    const detail = reason === "negative"
+      ? `negative length ${value}`
+      : reason === "unsafe-integer"
+      ? `length ${value} is above 2^53 - 1`
+      : `varint length header longer than ${value} bytes`;
+    super("INVALID_LENGTH", `invalid length header: ${detail}`);
+    this.reason = reason;
+    this.value = value;
+  }
+}
+
+/**
+ * A JSON custom header that is not valid: bad UTF-8 or JSON, not an object, or a size field that is
+ * missing, negative or not an integer.
+ *
+ * @example
+ * ```ts
+ * import { InvalidHeaderError } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new InvalidHeaderError("the header is not a JSON object");
+ * assert.equal(error.code, "INVALID_HEADER");
+ * ```
+ */
+export class InvalidHeaderError extends FramedError {
+  /**
+   * @param message What is wrong with the header.
+   * @param options Standard error options, such as the JSON parser's error as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super("INVALID_HEADER", message, options);
+  }
+}
+
+/**
+ * A write failed or stalled before every byte left. `bytesWritten` says exactly how many bytes of
+ * `totalBytes` were handed to the operating system, which Python's `sendall` cannot tell you.
+ *
+ * @example
+ * ```ts
+ * import { PartialWriteError } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new PartialWriteError(4096, 10_000, new Error("connection reset"));
+ * assert.equal(error.bytesWritten, 4096);
+ * assert.match(error.message, /4096 of 10000/);
+ * ```
+ */
+export class PartialWriteError extends FramedError {
+  /** Bytes that were written before the failure. */
+  readonly bytesWritten: number;
+  /** Bytes the call was asked to write. */
+  readonly totalBytes: number;
+
+  /**
+   * @param bytesWritten Bytes written before the failure.
+   * @param totalBytes Bytes that were to be written.
+   * @param cause The underlying error, if any.
+   */
+  constructor(bytesWritten: number, totalBytes: number, cause?: unknown) {
+    const why = cause instanceof Error
+      ? `: ${cause.message}`
+      : cause === undefined
+      ? ""
+      : `: ${cause}`;
+    super("PARTIAL_WRITE", `write failed after ${bytesWritten} of ${totalBytes} bytes${why}`, {
+      cause,
+    });
+    this.bytesWritten = bytesWritten;
+    this.totalBytes = totalBytes;
+  }
+}
+
+/**
+ * The peer broke the ack-handshake protocol: it refused a frame (NAK), or sent a byte that is
+ * neither ACK nor NAK.
+ *
+ * @example
+ * ```ts
+ * import { AckProtocolError } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new AckProtocolError("refused", "the receiver refused a frame of 10 bytes");
+ * assert.equal(error.reason, "refused");
+ * ```
+ */
+export class AckProtocolError extends FramedError {
+  /** `"refused"` for a NAK, `"unexpected-byte"` for anything else that broke the protocol. */
+  readonly reason: "refused" | "unexpected-byte" | "busy";
+
+  /**
+   * @param reason What went wrong.
+   * @param message A human-readable explanation.
+   */
+  constructor(reason: "refused" | "unexpected-byte" | "busy", message: string) {
+    super("ACK_PROTOCOL", message);
+    this.reason = reason;
+  }
+}
+
+/**
+ * The connection is closed: a write or read was attempted after `close()`, or the peer went away.
+ *
+ * @example
+ * ```ts
+ * import { ConnectionClosedError } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new ConnectionClosedError().code, "CONNECTION_CLOSED");
+ * ```
+ */
+export class ConnectionClosedError extends FramedError {
+  /** @param message Optional detail. */
+  constructor(message = "the connection is closed", options?: ErrorOptions) {
+    super("CONNECTION_CLOSED", message, options);
+  }
+}
+
+/**
+ * No byte arrived from the peer for `idleTimeout` milliseconds, so the connection was closed.
+ *
+ * @example
+ * ```ts
+ * import { IdleTimeoutError } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new IdleTimeoutError(5000).idleTimeout, 5000);
+ * ```
+ */
+export class IdleTimeoutError extends FramedError {
+  /** The idle limit in milliseconds. */
+  readonly idleTimeout: number;
+
+  /** @param idleTimeout The idle limit in milliseconds. */
+  constructor(idleTimeout: number) {
+    super("IDLE_TIMEOUT", `no data from the peer for ${idleTimeout} ms`);
+    this.idleTimeout = idleTimeout;
+  }
+}
+
+/**
+ * A record handed to the delimiter codec contains the delimiter itself, so the receiver would split
+ * it in two. Refused on encode instead of silently corrupting the stream.
+ *
+ * @example
+ * ```ts
+ * import { DelimiterInRecordError } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(new DelimiterInRecordError(3).index, 3);
+ * ```
+ */
+export class DelimiterInRecordError extends FramedError {
+  /** Where the delimiter starts inside the record. */
+  readonly index: number;
+
+  /** @param index Where the delimiter starts inside the record. */
+  constructor(index: number) {
+    super("DELIMITER_IN_RECORD", `the record contains the delimiter at byte ${index}`);
+    this.index = index;
+  }
+}

@@ -1,0 +1,359 @@
+/**
+ * The JSON custom header codec, the seed's "custom header" done well:
+ * `[header length][UTF-8 JSON object][body of header[sizeField] bytes]`.
+ *
+ * @module
+ */
+
+import { encodeToBytes } from "./_byte_queue.ts";
+import { INCOMPLETE, LengthHeaderReader } from "./_length_reader.ts";
+import type { Codec, Decoder, EncodeSink } from "./codec.ts";
+import { FrameTooLargeError, IncompleteFrameError, InvalidHeaderError } from "./errors.ts";
+import { DEFAULT_MAX_FRAME_LENGTH } from "./length_prefix.ts";
+import { type LengthFormat, lengthHeaderSize, maxLengthOf, writeLength } from "./length_format.ts";
+
+/** A parsed JSON header: always a JSON object. */
+export type JsonHeader = Readonly<Record<string, unknown>>;
+
+/** One message of the JSON-header codec. */
+export interface JsonHeaderFrame {
+  /** The header object. On decoded frames it is frozen; spread it to change it. */
+  header: JsonHeader;
+  /** The body; its length is the header's size field. */
+  body: Uint8Array;
+}
+
+/** What a streaming JSON-header decoder emits, in order, for every message. */
+export type JsonHeaderEvent =
+  | { readonly type: "header"; readonly header: JsonHeader; readonly bodyLength: number }
+  | { readonly type: "body"; readonly chunk: Uint8Array }
+  | { readonly type: "end" };
+
+/** Options of {@linkcode jsonHeader}. */
+export interface JsonHeaderOptions {
+  /** How the JSON header's length is written. Default `"u32be"`; the seed's Python uses `"i32le"`. */
+  lengthFormat?: LengthFormat;
+  /** The header field that holds the body length. Default `"data_size"`, as in the seed. */
+  sizeField?: string;
+  /** The longest JSON header accepted or sent, in bytes. Default 64 KiB. */
+  maxHeaderLength?: number;
+  /** The longest body accepted or sent, in bytes. Default 16 MiB; raise it when streaming. */
+  maxBodyLength?: number;
+  /**
+   * Serializes a header object. Default `JSON.stringify`; use {@linkcode pythonJsonDumps} to send
+   * the same bytes as Python's `json.dumps`.
+   */
+  stringify?: (header: JsonHeader) => string;
+}
+
+/** The JSON-header codec, with a streaming decoder and a header-only encoder for large bodies. */
+export interface JsonHeaderCodec extends Codec<JsonHeaderFrame> {
+  /** Creates a decoder that hands each body over as chunks instead of one buffer. */
+  createStreamingDecoder(): Decoder<JsonHeaderEvent>;
+  /**
+   * Encodes only the length and the JSON header for a body of `bodyLength` bytes that the caller
+   * sends itself, for example streamed from a file.
+   */
+  encodeHeader(header: JsonHeader, bodyLength: number): Uint8Array;
+}
+
+/**
+ * Creates a JSON-header codec.
+ *
+ * @param options Length format, size field, limits and serializer.
+ * @returns The codec.
+ *
+ * @example The seed's upload header
+ * ```ts
+ * import { decodeAll, jsonHeader } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const codec = jsonHeader({ lengthFormat: "i32le" });
+ * const body = new TextEncoder().encode("file contents");
+ * const wire = codec.encode({ header: { file_name: "a.txt" }, body });
+ * const [frame] = decodeAll(codec, wire);
+ * assert.deepEqual(frame!.header, { data_size: 13, file_name: "a.txt" });
+ * assert.deepEqual(frame!.body, body);
+ * ```
+ */
+export function jsonHeader(options: JsonHeaderOptions = {}): JsonHeaderCodec {
+  return new JsonHeaderCodecImpl(options);
+}
+
+/**
+ * Serializes like Python's `json.dumps` with its defaults: `", "` and `": "` separators and
+ * non-ASCII characters escaped as `\uXXXX`. Integers and strings match byte for byte.
+ *
+ * @param value A JSON value.
+ * @returns The JSON text.
+ *
+ * @example
+ * ```ts
+ * import { pythonJsonDumps } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(pythonJsonDumps({ data_size: 5, name: "é" }), '{"data_size": 5, "name": "\\u00e9"}');
+ * ```
+ */
+export function pythonJsonDumps(value: unknown): string {
+  const escape = (text: string) =>
+    JSON.stringify(text).replace(
+      /[\u007f-\uffff]/g,
+      (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+    );
+  if (value === null || typeof value !== "object") {
+    return typeof value === "string" ? escape(value) : JSON.stringify(value) ?? "null";
+  }
+  if (Array.isArray(value)) return `[${value.map(pythonJsonDumps).join(", ")}]`;
+  const entries = Object.entries(value).filter(([, v]) => v !== undefined);
+  return `{${entries.map(([k, v]) => `${escape(k)}: ${pythonJsonDumps(v)}`).join(", ")}}`;
+}
+
+// The exact bytes each decoded header arrived as, so echoing a frame sends them back unchanged.
+const rawHeaders = new WeakMap<JsonHeader, Uint8Array>();
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+class JsonHeaderCodecImpl implements JsonHeaderCodec {
+  readonly name: string;
+  readonly #format: LengthFormat;
+  readonly #sizeField: string;
+  readonly #maxHeaderLength: number;
+  readonly #maxBodyLength: number;
+  readonly #stringify: (header: JsonHeader) => string;
+  readonly #encoder = new TextEncoder();
+
+  constructor(options: JsonHeaderOptions) {
+    this.#format = options.lengthFormat ?? "u32be";
+    this.#sizeField = options.sizeField ?? "data_size";
+    this.#maxHeaderLength = Math.min(
+      options.maxHeaderLength ?? 64 * 1024,
+      maxLengthOf(this.#format),
+    );
+    this.#maxBodyLength = options.maxBodyLength ?? DEFAULT_MAX_FRAME_LENGTH;
+    this.#stringify = options.stringify ?? JSON.stringify;
+    this.name = `json-header(${this.#format}, ${this.#sizeField})`;
+  }
+
+  #headerBytes(header: JsonHeader, bodyLength: number): Uint8Array {
+    if (bodyLength > this.#maxBodyLength) {
+      throw new FrameTooLargeError(bodyLength, this.#maxBodyLength, "encode");
+    }
+    const declared = header[this.#sizeField];
+    if (declared === bodyLength) {
+      const raw = rawHeaders.get(header);
+      if (raw !== undefined) return raw;
+    } else if (declared !== undefined) {
+      throw new InvalidHeaderError(
+        `header field ${this.#sizeField} is ${
+          JSON.stringify(declared)
+        } but the body has ${bodyLength} bytes`,
+      );
+    }
+    const full = declared === undefined ? { [this.#sizeField]: bodyLength, ...header } : header;
+    const bytes = this.#encoder.encode(this.#stringify(full));
+    if (bytes.length > this.#maxHeaderLength) {
+      throw new FrameTooLargeError(bytes.length, this.#maxHeaderLength, "encode");
+    }
+    return bytes;
+  }
+
+  encodeHeader(header: JsonHeader, bodyLength: number): Uint8Array {
+    const json = this.#headerBytes(header, bodyLength);
+    const out = new Uint8Array(lengthHeaderSize(this.#format, json.length) + json.length);
+    const at = writeLength(this.#format, json.length, out, 0);
+    out.set(json, at);
+    return out;
+  }
+
+  encodeTo(frame: JsonHeaderFrame, sink: EncodeSink): void {
+    const json = this.#headerBytes(frame.header, frame.body.length);
+    const prefix = lengthHeaderSize(this.#format, json.length);
+    const bytes = sink.reserve(prefix + json.length);
+    writeLength(this.#format, json.length, bytes, sink.length);
+    bytes.set(json, sink.length + prefix);
+    sink.length += prefix + json.length;
+    if (frame.body.length >= 64 * 1024) {
+      sink.appendBorrowed(frame.body);
+    } else {
+      sink.reserve(frame.body.length).set(frame.body, sink.length);
+      sink.length += frame.body.length;
+    }
+  }
+
+  encode(frame: JsonHeaderFrame): Uint8Array {
+    return encodeToBytes((f, sink) => this.encodeTo(f, sink), frame, 256 + frame.body.length);
+  }
+
+  createDecoder(): Decoder<JsonHeaderFrame> {
+    return new JsonHeaderDecoder(this, false) as Decoder<JsonHeaderFrame>;
+  }
+
+  createStreamingDecoder(): Decoder<JsonHeaderEvent> {
+    return new JsonHeaderDecoder(this, true) as Decoder<JsonHeaderEvent>;
+  }
+
+  /** @internal Parses and validates one JSON header; returns it with its body length. */
+  parseHeader(json: Uint8Array): [JsonHeader, number] {
+    let header: unknown;
+    try {
+      header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
+    } catch (cause) {
+      throw new InvalidHeaderError(`the header is not valid UTF-8 JSON`, { cause });
+    }
+    if (header === null || typeof header !== "object" || Array.isArray(header)) {
+      throw new InvalidHeaderError(`the header is not a JSON object`);
+    }
+    const size = (header as Record<string, unknown>)[this.#sizeField];
+    if (size === undefined) {
+      throw new InvalidHeaderError(`the header has no ${this.#sizeField} field`);
+    }
+    if (typeof size !== "number" || !Number.isSafeInteger(size) || size < 0) {
+      throw new InvalidHeaderError(
+        `header field ${this.#sizeField} must be a non-negative integer, got ${
+          JSON.stringify(size)
+        }`,
+      );
+    }
+    if (size > this.#maxBodyLength) {
+      throw new FrameTooLargeError(size, this.#maxBodyLength, "decode");
+    }
+    const frozen = deepFreeze(header as JsonHeader);
+    rawHeaders.set(frozen, json);
+    return [frozen, size];
+  }
+
+  /** @internal */
+  get headerFormat(): [LengthFormat, number] {
+    return [this.#format, this.#maxHeaderLength];
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+const enum Phase {
+  Length,
+  Header,
+  Body,
+}
+
+class JsonHeaderDecoder implements Decoder<JsonHeaderFrame | JsonHeaderEvent> {
+  readonly #codec: JsonHeaderCodecImpl;
+  readonly #streaming: boolean;
+  readonly #length: LengthHeaderReader;
+  #phase = Phase.Length;
+  // The header JSON (Phase.Header) or the buffered body (Phase.Body, not streaming) being filled.
+  #buffer = EMPTY;
+  #filled = 0;
+  #header: JsonHeader = {};
+  #jsonLength = 0;
+  #bodyLength = 0;
+  #failure: unknown = null;
+
+  constructor(codec: JsonHeaderCodecImpl, streaming: boolean) {
+    this.#codec = codec;
+    this.#streaming = streaming;
+    const [format, maxHeaderLength] = codec.headerFormat;
+    this.#length = new LengthHeaderReader(format, maxHeaderLength);
+  }
+
+  get bufferedBytes(): number {
+    if (this.#phase === Phase.Length) return this.#length.pending;
+    return this.#streaming && this.#phase === Phase.Body ? 0 : this.#filled;
+  }
+
+  push(chunk: Uint8Array, onFrame: (frame: JsonHeaderFrame | JsonHeaderEvent) => void): boolean {
+    if (this.#failure !== null) throw this.#failure;
+    try {
+      return this.#push(chunk, onFrame);
+    } catch (error) {
+      this.#failure = error;
+      throw error;
+    }
+  }
+
+  #push(chunk: Uint8Array, emit: (frame: JsonHeaderFrame | JsonHeaderEvent) => void): boolean {
+    let offset = 0;
+    let views = false;
+    while (
+      offset < chunk.length || (this.#phase === Phase.Body && this.#bodyLength === this.#filled)
+    ) {
+      if (this.#phase === Phase.Length) {
+        const length = this.#length.read(chunk, offset);
+        offset += this.#length.consumed;
+        if (length === INCOMPLETE) break;
+        this.#phase = Phase.Header;
+        this.#buffer = new Uint8Array(length);
+        this.#jsonLength = length;
+        this.#filled = 0;
+      }
+      if (this.#phase === Phase.Header) {
+        offset = this.#fill(chunk, offset);
+        if (this.#filled < this.#buffer.length) break;
+        const json = this.#buffer;
+        this.#buffer = EMPTY;
+        this.#filled = 0;
+        [this.#header, this.#bodyLength] = this.#codec.parseHeader(json);
+        this.#phase = Phase.Body;
+        if (this.#streaming) {
+          emit({ type: "header", header: this.#header, bodyLength: this.#bodyLength });
+        }
+        continue;
+      }
+      // Phase.Body
+      const wanted = this.#bodyLength - this.#filled;
+      const available = Math.min(wanted, chunk.length - offset);
+      if (this.#streaming) {
+        if (available > 0) {
+          views = true;
+          emit({ type: "body", chunk: chunk.subarray(offset, offset + available) });
+        }
+        offset += available;
+        this.#filled += available;
+      } else if (this.#filled === 0 && available === wanted) {
+        views ||= available > 0;
+        emit({ header: this.#header, body: chunk.subarray(offset, offset + available) });
+        offset += available;
+        this.#phase = Phase.Length;
+        continue;
+      } else {
+        if (this.#filled === 0) this.#buffer = new Uint8Array(this.#bodyLength);
+        offset = this.#fill(chunk, offset);
+      }
+      if (this.#filled < this.#bodyLength) break;
+      this.#phase = Phase.Length;
+      emit(this.#streaming ? { type: "end" } : { header: this.#header, body: this.#buffer });
+      this.#buffer = EMPTY;
+      this.#filled = 0;
+    }
+    return views;
+  }
+
+  // Copies from chunk into #buffer until it is full or the chunk ends; returns the new offset.
+  #fill(chunk: Uint8Array, offset: number): number {
+    const take = Math.min(this.#buffer.length - this.#filled, chunk.length - offset);
+    this.#buffer.set(chunk.subarray(offset, offset + take), this.#filled);
+    this.#filled += take;
+    return offset + take;
+  }
+
+  finish(): void {
+    if (this.#failure !== null) throw this.#failure;
+    const head = this.#length.headerSize + this.#jsonLength;
+    switch (this.#phase) {
+      case Phase.Length:
+        if (this.#length.pending > 0) throw new IncompleteFrameError(this.#length.pending);
+        return;
+      case Phase.Header:
+        throw new IncompleteFrameError(this.#length.headerSize + this.#filled);
+      case Phase.Body:
+        throw new IncompleteFrameError(head + this.#filled, head + this.#bodyLength);
+    }
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The length-prefix codec: `[length header][payload]`, the standard fix for sticky packets.
+ *
+ * @module
+ */
+
+import { encodeToBytes } from "./_byte_queue.ts";
+import { LengthPrefixDecoder } from "./_length_prefix_decoder.ts";
+import type { Codec, Decoder, EncodeSink } from "./codec.ts";
+import { FrameTooLargeError } from "./errors.ts";
+import {
+  FIXED_LENGTH_FORMATS,
+  type LengthFormat,
+  lengthHeaderSize,
+  maxLengthOf,
+  writeLength,
+} from "./length_format.ts";
+
+/** The default frame limit: 16 MiB, checked before anything is buffered. */
+export const DEFAULT_MAX_FRAME_LENGTH: number = 16 * 1024 * 1024;
+
+/** Bodies at least this large are sent by reference instead of being copied into the cork buffer. */
+const BORROW_THRESHOLD = 64 * 1024;
+
+/** Options of {@linkcode lengthPrefix}. */
+export interface LengthPrefixOptions {
+  /** How the length is written. Default `"u32be"` (network order, as tokio-util and Netty). */
+  lengthFormat?: LengthFormat;
+  /** The largest payload accepted or sent, in bytes. Default 16 MiB. */
+  maxFrameLength?: number;
+}
+
+/**
+ * Creates a length-prefix codec. Each frame is a length header followed by exactly that many
+ * payload bytes; the header counts the payload only. Empty frames are real frames.
+ *
+ * @param options Header format and frame limit.
+ * @returns A codec of `Uint8Array` frames.
+ *
+ * @example The seed's `struct.pack('i', n)` framing
+ * ```ts
+ * import { decodeAll, lengthPrefix } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const codec = lengthPrefix({ lengthFormat: "i32le" });
+ * const wire = codec.encode(new TextEncoder().encode("hello"));
+ * assert.deepEqual(wire.subarray(0, 4), new Uint8Array([5, 0, 0, 0]));
+ * assert.equal(new TextDecoder().decode(decodeAll(codec, wire)[0]), "hello");
+ * ```
+ */
+export function lengthPrefix(options: LengthPrefixOptions = {}): Codec<Uint8Array> {
+  return new LengthPrefixCodec(options);
+}
+
+class LengthPrefixCodec implements Codec<Uint8Array> {
+  readonly name: string;
+  readonly #format: LengthFormat;
+  readonly #maxFrameLength: number;
+  // Fixed header width, or 0 for varint.
+  readonly #width: number;
+
+  constructor(options: LengthPrefixOptions) {
+    this.#format = options.lengthFormat ?? "u32be";
+    if (!(this.#format in FIXED_LENGTH_FORMATS) && this.#format !== "varint") {
+      throw new TypeError(`unknown length format ${JSON.stringify(this.#format)}`);
+    }
+    const requested = options.maxFrameLength ?? DEFAULT_MAX_FRAME_LENGTH;
+    if (!(Number.isInteger(requested) && requested >= 0)) {
+      throw new RangeError(`maxFrameLength must be a non-negative integer, got ${requested}`);
+    }
+    this.#maxFrameLength = Math.min(requested, maxLengthOf(this.#format));
+    this.#width = this.#format === "varint" ? 0 : FIXED_LENGTH_FORMATS[this.#format].width;
+    this.name = `length-prefix(${this.#format})`;
+  }
+
+  encodeTo(frame: Uint8Array, sink: EncodeSink): void {
+    const length = frame.length;
+    if (length > this.#maxFrameLength) {
+      throw new FrameTooLargeError(length, this.#maxFrameLength, "encode");
+    }
+    const headerSize = this.#width || lengthHeaderSize(this.#format, length);
+    if (length >= BORROW_THRESHOLD) {
+      writeLength(this.#format, length, sink.reserve(headerSize), sink.length);
+      sink.length += headerSize;
+      sink.appendBorrowed(frame);
+      return;
+    }
+    const bytes = sink.reserve(headerSize + length);
+    let at = sink.length;
+    if (this.#width === 4 && this.#format === "u32be") {
+      // The default format is the hot path for small frames: skip the generic table walk.
+      bytes[at] = length >>> 24;
+      bytes[at + 1] = length >>> 16;
+      bytes[at + 2] = length >>> 8;
+      bytes[at + 3] = length;
+      at += 4;
+    } else {
+      at += writeLength(this.#format, length, bytes, at);
+    }
+    bytes.set(frame, at);
+    sink.length = at + length;
+  }
+
+  encode(frame: Uint8Array): Uint8Array {
+    const length = frame.length;
+    if (length > this.#maxFrameLength) {
+      throw new FrameTooLargeError(length, this.#maxFrameLength, "encode");
+    }
+    return encodeToBytes(
+      (f, sink) => this.encodeTo(f, sink),
+      frame,
+      lengthHeaderSize(this.#format, length) + length,
+    );
+  }
+
+  createDecoder(): Decoder<Uint8Array> {
+    return new LengthPrefixDecoder(this.#format, this.#maxFrameLength);
+  }
+}

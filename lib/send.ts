@@ -1,0 +1,129 @@
+/**
+ * `send` and `sendAll`: Python's `send` versus `sendall`, made impossible to get wrong.
+ *
+ * A socket write may accept only part of a buffer. Measured here: Deno's `conn.write()` and Bun's
+ * `socket.write()` both return after about 3.9 MB of a 64 MB buffer, and Bun drops the rest unless
+ * it is resent. Two overlapping Deno writes can interleave. `sendAll` loops over partial writes and
+ * serializes every write on the same writer, so neither can happen.
+ *
+ * @module
+ */
+
+import { PartialWriteError } from "./errors.ts";
+
+/**
+ * The smallest thing that can be written to. Deno's `Deno.Conn` satisfies it as it is; the Bun and
+ * node:net adapters provide one. A write may accept fewer bytes than it was given, but never zero
+ * for a non-empty buffer: a writer that has no room waits until it has.
+ */
+export interface Writer {
+  /**
+   * Writes some prefix of `bytes`.
+   * @returns How many bytes were accepted.
+   */
+  write(bytes: Uint8Array): Promise<number>;
+}
+
+// The tail of each writer's queue. Every send and sendAll on a writer waits for the one before it.
+const queues = new WeakMap<Writer, Promise<unknown>>();
+// A writer whose earlier sendAll failed part-way: the stream is out of step for good.
+const broken = new WeakMap<Writer, PartialWriteError>();
+
+function enqueue<T>(writer: Writer, task: () => Promise<T>): Promise<T> {
+  const previous = queues.get(writer);
+  const run = previous === undefined ? task() : previous.then(task, task);
+  const tail = run.then(
+    () => {},
+    () => {},
+  );
+  queues.set(writer, tail);
+  // Forget the queue once it drains, so an idle writer costs nothing here.
+  void tail.then(() => {
+    if (queues.get(writer) === tail) queues.delete(writer);
+  });
+  return run;
+}
+
+/**
+ * Writes once, like Python's `socket.send`: the write may be partial. It still waits for any
+ * earlier `send`/`sendAll` on the same writer, so bytes never interleave.
+ *
+ * @param writer Where to write.
+ * @param bytes What to write.
+ * @returns How many bytes were accepted; the caller owns the rest.
+ *
+ * @example
+ * ```ts
+ * import { send } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const accepted: number[] = [];
+ * const writer = { write: (b: Uint8Array) => Promise.resolve(accepted.push(Math.min(b.length, 3)) && Math.min(b.length, 3)) };
+ * assert.equal(await send(writer, new Uint8Array(10)), 3);
+ * ```
+ */
+export function send(writer: Writer, bytes: Uint8Array): Promise<number> {
+  return enqueue(writer, () => {
+    const failure = broken.get(writer);
+    return failure === undefined ? writer.write(bytes) : Promise.reject(failure);
+  });
+}
+
+/**
+ * Writes every byte, like Python's `socket.sendall`, looping over partial writes. Calls on the same
+ * writer run one after another and never interleave. On failure it reports exactly how many bytes
+ * were written, and the writer is marked broken: every later call fails at once, because the peer's
+ * view of the stream is out of step.
+ *
+ * @param writer Where to write.
+ * @param bytes What to write. An empty buffer writes nothing and resolves.
+ * @throws {PartialWriteError} When a write fails or accepts 0 bytes; `bytesWritten` says how far it got.
+ *
+ * @example A writer that takes at most 4 bytes per call still gets everything, in order
+ * ```ts
+ * import { sendAll } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const received: number[] = [];
+ * const writer = {
+ *   write(bytes: Uint8Array) {
+ *     const n = Math.min(bytes.length, 4);
+ *     received.push(...bytes.subarray(0, n));
+ *     return Promise.resolve(n);
+ *   },
+ * };
+ * await Promise.all([sendAll(writer, new Uint8Array(10).fill(1)), sendAll(writer, new Uint8Array(10).fill(2))]);
+ * assert.deepEqual(received, [...new Array(10).fill(1), ...new Array(10).fill(2)]);
+ * ```
+ */
+export function sendAll(writer: Writer, bytes: Uint8Array): Promise<void> {
+  return enqueue(writer, () => writeAll(writer, bytes));
+}
+
+async function writeAll(writer: Writer, bytes: Uint8Array): Promise<void> {
+  const earlier = broken.get(writer);
+  if (earlier !== undefined) throw new PartialWriteError(0, bytes.length, earlier);
+  const total = bytes.length;
+  let written = 0;
+  while (written < total) {
+    let accepted: number;
+    try {
+      accepted = await writer.write(written === 0 ? bytes : bytes.subarray(written));
+    } catch (cause) {
+      throw markBroken(writer, new PartialWriteError(written, total, cause));
+    }
+    if (!(accepted > 0 && accepted <= total - written && Number.isInteger(accepted))) {
+      // Like Rust's write_all: a writer that accepts nothing would make us spin forever.
+      throw markBroken(
+        writer,
+        new PartialWriteError(written, total, new Error(`the writer accepted ${accepted} bytes`)),
+      );
+    }
+    written += accepted;
+  }
+}
+
+function markBroken(writer: Writer, error: PartialWriteError): PartialWriteError {
+  broken.set(writer, error);
+  return error;
+}

@@ -1,0 +1,39 @@
+/**
+ * framed: length-prefixed, delimited and JSON-header framing for TCP sockets, with the same code in
+ * Deno, Bun and Node.
+ *
+ * TCP is a byte stream: two quick writes can arrive as one read and one large message can arrive in
+ * pieces (the "sticky packet" problem), and a single write may send only part of a buffer. The
+ * codecs here turn bytes into frames and back without touching a socket; `sendAll` writes every
+ * byte, in order.
+ *
+ * @example Frames survive any split of the byte stream
+ * ```ts
+ * import { lengthPrefix } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * const codec = lengthPrefix();
+ * const text = new TextEncoder();
+ * const wire = new Uint8Array([...codec.encode(text.encode("hello")), ...codec.encode(text.encode("world"))]);
+ *
+ * const decoder = codec.createDecoder();
+ * const received: string[] = [];
+ * // The two messages arrive glued together and cut in odd places; the decoder does not care.
+ * for (const piece of [wire.subarray(0, 3), wire.subarray(3, 11), wire.subarray(11)]) {
+ *   decoder.push(piece, (frame) => received.push(new TextDecoder().decode(frame)));
+ * }
+ * decoder.finish();
+ * assert.deepEqual(received, ["hello", "world"]);
+ * ```
+ *
+ * @module
+ */
+
+export * from "./lib/errors.ts";
+export * from "./lib/length_format.ts";
+export * from "./lib/codec.ts";
+export * from "./lib/length_prefix.ts";
+export * from "./lib/delimiter.ts";
+export * from "./lib/json_header.ts";
+export * from "./lib/ack_handshake.ts";
+export * from "./lib/send.ts";

@@ -1,0 +1,95 @@
+// Shared test helpers: a seeded PRNG, hex, and a harness that feeds a decoder every way a TCP
+// stream can be cut.
+
+import assert from "node:assert/strict";
+import type { Codec, Decoder } from "../mod.ts";
+
+/** mulberry32: small, fast and reproducible. The seed is printed in failure messages. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+export function hex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+export function fromHex(text: string): Uint8Array {
+  return new Uint8Array(text.match(/../g)?.map((h) => parseInt(h, 16)) ?? []);
+}
+
+export function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+export const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
+
+/**
+ * Feeds `wire` to a fresh decoder cut at `cuts`, through one reused scratch buffer, the way an
+ * adapter with a reused read buffer does. Whenever `push` says it handed out no views, the scratch
+ * is overwritten with garbage at once, so a frame that secretly aliased it would be caught.
+ */
+export function decodeWithCuts<T>(
+  decoder: Decoder<T>,
+  wire: Uint8Array,
+  cuts: number[],
+  snapshot: (frame: T) => T,
+): T[] {
+  const frames: T[] = [];
+  const scratch = new Uint8Array(wire.length);
+  let start = 0;
+  for (const end of [...cuts, wire.length]) {
+    const chunk = scratch.subarray(0, end - start);
+    chunk.set(wire.subarray(start, end));
+    const emitted: T[] = [];
+    const views = decoder.push(chunk, (frame) => emitted.push(frame));
+    // Views are only valid until the buffer is reused: keep copies of them, and trust the rest.
+    frames.push(...(views ? emitted.map(snapshot) : emitted));
+    chunk.fill(0xee);
+    start = end;
+  }
+  decoder.finish();
+  return frames;
+}
+
+/** Every way the property tests cut a stream: whole, every split point, 1-byte, many random. */
+export function checkAllChunkings<T>(
+  codec: Codec<T>,
+  frames: T[],
+  options: { snapshot: (frame: T) => T; randomRuns?: number; seed?: number },
+): void {
+  const wire = concat(frames.map((f) => codec.encode(f)));
+  const run = (cuts: number[], what: string) => {
+    const decoded = decodeWithCuts(codec.createDecoder(), wire, cuts, options.snapshot);
+    assert.deepEqual(decoded, frames, `decoding ${what} of a ${wire.length}-byte stream`);
+  };
+  run([], "in one chunk");
+  for (let split = 1; split < wire.length; split++) run([split], `split at ${split}`);
+  run(Array.from({ length: wire.length - 1 }, (_, i) => i + 1), "in 1-byte chunks");
+  const seed = options.seed ?? 20261127;
+  const random = seededRandom(seed);
+  for (let i = 0; i < (options.randomRuns ?? 10_000); i++) {
+    const cuts: number[] = [];
+    for (let at = 0;;) {
+      at += 1 + Math.floor(random() * random() * 64);
+      if (at >= wire.length) break;
+      cuts.push(at);
+    }
+    run(cuts, `random chunking #${i} (seed ${seed})`);
+  }
+}
+
+/** A copy of a byte frame, detached from any buffer. */
+export const copyBytes = (frame: Uint8Array): Uint8Array => frame.slice();
