@@ -56,7 +56,11 @@ export class AckSender {
   readonly #maxFrameLength: number;
   #waiting: Uint8Array | null = null;
 
-  /** @param options Length format and frame limit; both sides must agree. */
+  /**
+   * Creates one side of the handshake.
+   *
+   * @param options Length format and frame limit; both sides must agree.
+   */
   constructor(options: AckHandshakeOptions = {}) {
     this.#format = options.lengthFormat ?? "u32be";
     this.#maxFrameLength = Math.min(
@@ -139,7 +143,11 @@ export class AckReceiver implements Decoder<Uint8Array> {
   #acks = 0;
   #refused = false;
 
-  /** @param options Length format and frame limit; both sides must agree. */
+  /**
+   * Creates one side of the handshake.
+   *
+   * @param options Length format and frame limit; both sides must agree.
+   */
   constructor(options: AckHandshakeOptions = {}) {
     const format = options.lengthFormat ?? "u32be";
     this.#maxFrameLength = Math.min(
@@ -168,7 +176,11 @@ export class AckReceiver implements Decoder<Uint8Array> {
     }
   }
 
-  /** @throws {IncompleteFrameError} When the stream ended mid-message. */
+  /**
+   * Declares the end of the sender's stream.
+   *
+   * @throws {IncompleteFrameError} When the stream ended mid-message.
+   */
   finish(): void {
     this.#decoder.finish();
   }

@@ -23,6 +23,8 @@ export class FramedError extends Error {
   readonly code: string;
 
   /**
+   * Creates the error.
+   *
    * @param code A stable identifier for the kind of failure.
    * @param message A human-readable explanation.
    * @param options Standard error options, such as `cause`.
@@ -57,6 +59,8 @@ export class FrameTooLargeError extends FramedError {
   readonly direction: "decode" | "encode";
 
   /**
+   * Creates the error.
+   *
    * @param length The announced or actual length.
    * @param maxFrameLength The configured limit.
    * @param direction `"decode"` for received frames, `"encode"` for frames being sent.
@@ -94,6 +98,8 @@ export class IncompleteFrameError extends FramedError {
   readonly expected: number | undefined;
 
   /**
+   * Creates the error.
+   *
    * @param received Bytes of the unfinished frame that arrived.
    * @param expected The full size of the frame on the wire, if known.
    */
@@ -132,6 +138,8 @@ export class InvalidLengthError extends FramedError {
   readonly value: number;
 
   /**
+   * Creates the error.
+   *
    * @param reason Which rule the header broke.
    * @param value The decoded value, or for `"varint-too-long"` the number of bytes seen.
    */
@@ -162,6 +170,8 @@ export class InvalidLengthError extends FramedError {
  */
 export class InvalidHeaderError extends FramedError {
   /**
+   * Creates the error.
+   *
    * @param message What is wrong with the header.
    * @param options Standard error options, such as the JSON parser's error as `cause`.
    */
@@ -191,6 +201,8 @@ export class PartialWriteError extends FramedError {
   readonly totalBytes: number;
 
   /**
+   * Creates the error.
+   *
    * @param bytesWritten Bytes written before the failure.
    * @param totalBytes Bytes that were to be written.
    * @param cause The underlying error, if any.
@@ -227,6 +239,8 @@ export class AckProtocolError extends FramedError {
   readonly reason: "refused" | "unexpected-byte" | "busy";
 
   /**
+   * Creates the error.
+   *
    * @param reason What went wrong.
    * @param message A human-readable explanation.
    */
@@ -248,7 +262,12 @@ export class AckProtocolError extends FramedError {
  * ```
  */
 export class ConnectionClosedError extends FramedError {
-  /** @param message Optional detail. */
+  /**
+   * Creates the error.
+   *
+   * @param message Optional detail.
+   * @param options Standard error options, such as `cause`.
+   */
   constructor(message = "the connection is closed", options?: ErrorOptions) {
     super("CONNECTION_CLOSED", message, options);
   }
@@ -269,7 +288,11 @@ export class IdleTimeoutError extends FramedError {
   /** The idle limit in milliseconds. */
   readonly idleTimeout: number;
 
-  /** @param idleTimeout The idle limit in milliseconds. */
+  /**
+   * Creates the error.
+   *
+   * @param idleTimeout The idle limit in milliseconds.
+   */
   constructor(idleTimeout: number) {
     super("IDLE_TIMEOUT", `no data from the peer for ${idleTimeout} ms`);
     this.idleTimeout = idleTimeout;
@@ -292,7 +315,11 @@ export class DelimiterInRecordError extends FramedError {
   /** Where the delimiter starts inside the record. */
   readonly index: number;
 
-  /** @param index Where the delimiter starts inside the record. */
+  /**
+   * Creates the error.
+   *
+   * @param index Where the delimiter starts inside the record.
+   */
   constructor(index: number) {
     super("DELIMITER_IN_RECORD", `the record contains the delimiter at byte ${index}`);
     this.index = index;

@@ -1,0 +1,197 @@
+/**
+ * `connect`, `listen` and `serve` on the running runtime's native sockets (Deno or Bun), or on
+ * node:net when asked (`api: "node"`) or when running in Node. Each adapter is loaded only when it
+ * is used, so importing framed in Deno never loads the Bun adapter, and the reverse.
+ *
+ * @module
+ */
+
+import type { ByteListener, ByteStream, NetAddress } from "../byte_stream.ts";
+import type { Codec } from "../codec.ts";
+import { FramedConn, type FramedConnOptions } from "../framed_conn.ts";
+import { lengthPrefix } from "../length_prefix.ts";
+import { type ServeHandlerOptions, serveListener, type Server } from "../serve.ts";
+
+/** Which socket API to use: the runtime's own (`Deno.*`, `Bun.*`) or `node:net`. */
+export type SocketApi = "native" | "node";
+
+/** The runtime framed is running in. */
+export type RuntimeName = "deno" | "bun" | "node";
+
+/**
+ * Tells which runtime this is.
+ *
+ * @returns `"deno"`, `"bun"` or `"node"`.
+ *
+ * @example
+ * ```ts
+ * import { detectRuntime } from "@nianbao/framed";
+ * import assert from "node:assert/strict";
+ *
+ * assert.ok(["deno", "bun", "node"].includes(detectRuntime()));
+ * ```
+ */
+export function detectRuntime(): RuntimeName {
+  if ("Bun" in globalThis) return "bun";
+  if ("Deno" in globalThis) return "deno";
+  return "node";
+}
+
+interface Adapter {
+  connectStream(
+    options: { hostname?: string; port: number; noDelay?: boolean },
+  ): Promise<ByteStream>;
+  listenStreams(options: {
+    hostname?: string;
+    port?: number;
+    reusePort?: boolean;
+    noDelay?: boolean;
+  }): Promise<ByteListener>;
+}
+
+function loadAdapter(api: SocketApi = "native"): Promise<Adapter> {
+  const runtime = api === "node" ? "node" : detectRuntime();
+  if (runtime === "deno") return import("./deno.ts");
+  if (runtime === "bun") return import("./bun.ts");
+  return import("./node.ts");
+}
+
+/** Options of {@linkcode connect}. */
+export interface ConnectOptions<T> extends FramedConnOptions {
+  /** Default `"127.0.0.1"`. */
+  hostname?: string;
+  /** The port to connect to. */
+  port: number;
+  /** The framing. Default `lengthPrefix()` (u32be, 16 MiB). */
+  codec?: Codec<T>;
+  /** `"native"` (default) or `"node"` for node:net. */
+  api?: SocketApi;
+  /** Disable Nagle's algorithm. Default `true`. */
+  noDelay?: boolean;
+}
+
+/** Options of {@linkcode listen}. */
+export interface ListenOptions<T> extends FramedConnOptions {
+  /** Default `"127.0.0.1"`: only this machine can connect. */
+  hostname?: string;
+  /** Default 0: the system picks a free port. */
+  port?: number;
+  /** The framing. Default `lengthPrefix()`. */
+  codec?: Codec<T>;
+  /** `"native"` (default) or `"node"` for node:net. */
+  api?: SocketApi;
+  /**
+   * Let several processes listen on the same port (Linux SO_REUSEPORT); the kernel spreads new
+   * connections across them. Deno needs `--unstable-net` for it.
+   */
+  reusePort?: boolean;
+  /** Disable Nagle's algorithm on accepted connections. Default `true`. */
+  noDelay?: boolean;
+}
+
+/** Options of {@linkcode serve}. */
+export type ServeOptions<T> =
+  & Omit<ListenOptions<T>, "codec">
+  & Omit<ServeHandlerOptions<T>, "codec">
+  & { codec?: Codec<T> };
+
+/** A listener of framed connections. */
+export interface FramedListener<T> extends AsyncIterable<FramedConn<T>> {
+  /** Where it listens. */
+  readonly address: NetAddress;
+  /** Waits for the next connection; `null` once closed. */
+  accept(): Promise<FramedConn<T> | null>;
+  /** Stops listening; accepted connections stay open. */
+  close(): void;
+}
+
+/**
+ * Connects to a framed server.
+ *
+ * @param options Where to connect, and the framing.
+ * @returns The framed connection.
+ *
+ * @example
+ * ```ts ignore
+ * import { connect } from "@nianbao/framed";
+ *
+ * const conn = await connect({ port: 9000 });
+ * await conn.writeFrame(new TextEncoder().encode("hello"));
+ * console.log(await conn.readFrame());
+ * conn.close();
+ * ```
+ */
+export async function connect<T = Uint8Array>(options: ConnectOptions<T>): Promise<FramedConn<T>> {
+  const adapter = await loadAdapter(options.api);
+  const stream = await adapter.connectStream(options);
+  return new FramedConn(stream, options.codec ?? (lengthPrefix() as unknown as Codec<T>), options);
+}
+
+/**
+ * Listens for framed connections.
+ *
+ * @param options Where to listen, and the framing.
+ * @returns A listener; iterate over it to accept connections.
+ *
+ * @example
+ * ```ts ignore
+ * import { listen } from "@nianbao/framed";
+ *
+ * const listener = await listen({ port: 9000 });
+ * for await (const conn of listener) {
+ *   (async () => {
+ *     for await (const frame of conn) conn.write(frame);
+ *     conn.close();
+ *   })();
+ * }
+ * ```
+ */
+export async function listen<T = Uint8Array>(
+  options: ListenOptions<T> = {},
+): Promise<FramedListener<T>> {
+  const adapter = await loadAdapter(options.api);
+  const listener = await adapter.listenStreams(options);
+  const codec = options.codec ?? (lengthPrefix() as unknown as Codec<T>);
+  const accept = async (): Promise<FramedConn<T> | null> => {
+    const stream = await listener.accept();
+    return stream === null ? null : new FramedConn(stream, codec, options);
+  };
+  return {
+    address: listener.address,
+    accept,
+    close: () => listener.close(),
+    async *[Symbol.asyncIterator]() {
+      for (let conn = await accept(); conn !== null; conn = await accept()) yield conn;
+    },
+  };
+}
+
+/**
+ * Listens and serves: every connection runs `handler` concurrently; a bad frame, a peer reset or a
+ * handler throw closes only that connection and reaches `onError`. Binds 127.0.0.1 unless told
+ * otherwise. Abort `signal` (or call `shutdown()`) to stop gracefully.
+ *
+ * @param options Where to listen, the framing, the handler and error reporting.
+ * @returns The running server.
+ *
+ * @example A framed echo server, in Deno or Bun
+ * ```ts ignore
+ * import { serve } from "@nianbao/framed";
+ *
+ * const server = await serve({
+ *   port: 9000,
+ *   handler: async (conn) => {
+ *     for await (const frame of conn) conn.write(frame);
+ *   },
+ * });
+ * console.log(`listening on ${server.address.port}`);
+ * ```
+ */
+export async function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<Server> {
+  const adapter = await loadAdapter(options.api);
+  const listener = await adapter.listenStreams(options);
+  return serveListener(listener, {
+    ...options,
+    codec: options.codec ?? (lengthPrefix() as unknown as Codec<T>),
+  });
+}
