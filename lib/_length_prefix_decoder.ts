@@ -16,10 +16,26 @@ export class LengthPrefixDecoder implements Decoder<Uint8Array> {
   // Called once per frame as soon as its header is read, before any of its body (the ack
   // handshake answers here).
   readonly #onHeader: ((length: number) => void) | undefined;
+  // With reuseFrameBuffer, frames that span chunks are assembled here, one after another.
+  readonly #reuse: boolean;
+  #scratch = new Uint8Array(0);
 
-  constructor(format: LengthFormat, maxFrameLength: number, onHeader?: (length: number) => void) {
+  constructor(
+    format: LengthFormat,
+    maxFrameLength: number,
+    options: { onHeader?: (length: number) => void; reuseFrameBuffer?: boolean } = {},
+  ) {
     this.#header = new LengthHeaderReader(format, maxFrameLength);
-    this.#onHeader = onHeader;
+    this.#onHeader = options.onHeader;
+    this.#reuse = options.reuseFrameBuffer ?? false;
+  }
+
+  // A buffer for a frame that spans chunks. The limit was checked by the header reader, so the
+  // allocation is bounded.
+  #bodyBuffer(length: number): Uint8Array {
+    if (!this.#reuse) return new Uint8Array(length);
+    if (this.#scratch.length < length) this.#scratch = new Uint8Array(Math.max(length, 64 * 1024));
+    return this.#scratch.subarray(0, length);
   }
 
   get bufferedBytes(): number {
@@ -64,8 +80,7 @@ export class LengthPrefixDecoder implements Decoder<Uint8Array> {
         views = true;
         onFrame(frame);
       } else {
-        // The limit was checked by the header reader, so this allocation is bounded.
-        const body = new Uint8Array(length);
+        const body = this.#bodyBuffer(length);
         body.set(chunk.subarray(offset), 0);
         this.#bodyFilled = end - offset;
         this.#body = body;

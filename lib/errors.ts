@@ -11,11 +11,10 @@
  * @example Telling framed's errors apart from others
  * ```ts
  * import { FramedError, FrameTooLargeError } from "@nianbao/framed";
- * import assert from "node:assert/strict";
  *
- * const error: unknown = new FrameTooLargeError(100, 10, "decode");
- * assert.ok(error instanceof FramedError);
- * assert.equal((error as FramedError).code, "FRAME_TOO_LARGE");
+ * const error = new FrameTooLargeError(100, 10, "decode");
+ * if (!(error instanceof FramedError)) throw new Error("not a FramedError");
+ * if (error.code !== "FRAME_TOO_LARGE") throw new Error("wrong code");
  * ```
  */
 export class FramedError extends Error {
@@ -43,11 +42,11 @@ export class FramedError extends Error {
  * @example
  * ```ts
  * import { FrameTooLargeError } from "@nianbao/framed";
- * import assert from "node:assert/strict";
  *
  * const error = new FrameTooLargeError(20_000_000, 16_777_216, "decode");
- * assert.equal(error.length, 20_000_000);
- * assert.equal(error.maxFrameLength, 16_777_216);
+ * if (error.length !== 20_000_000 || error.maxFrameLength !== 16_777_216) {
+ *   throw new Error("the error lost its numbers");
+ * }
  * ```
  */
 export class FrameTooLargeError extends FramedError {
@@ -85,10 +84,9 @@ export class FrameTooLargeError extends FramedError {
  * @example
  * ```ts
  * import { IncompleteFrameError } from "@nianbao/framed";
- * import assert from "node:assert/strict";
  *
  * const error = new IncompleteFrameError(3, 10);
- * assert.match(error.message, /3 of 10 bytes/);
+ * if (!error.message.includes("received 3 of 10 bytes")) throw new Error(error.message);
  * ```
  */
 export class IncompleteFrameError extends FramedError {
@@ -125,10 +123,9 @@ export type InvalidLengthReason = "negative" | "unsafe-integer" | "varint-too-lo
  * @example
  * ```ts
  * import { InvalidLengthError } from "@nianbao/framed";
- * import assert from "node:assert/strict";
  *
  * const error = new InvalidLengthError("negative", -1);
- * assert.equal(error.reason, "negative");
+ * if (error.reason !== "negative") throw new Error("wrong reason");
  * ```
  */
 export class InvalidLengthError extends FramedError {
@@ -162,10 +159,9 @@ export class InvalidLengthError extends FramedError {
  * @example
  * ```ts
  * import { InvalidHeaderError } from "@nianbao/framed";
- * import assert from "node:assert/strict";
  *
  * const error = new InvalidHeaderError("the header is not a JSON object");
- * assert.equal(error.code, "INVALID_HEADER");
+ * if (error.code !== "INVALID_HEADER") throw new Error("wrong code");
  * ```
  */
 export class InvalidHeaderError extends FramedError {
@@ -187,11 +183,11 @@ export class InvalidHeaderError extends FramedError {
  * @example
  * ```ts
  * import { PartialWriteError } from "@nianbao/framed";
- * import assert from "node:assert/strict";
  *
  * const error = new PartialWriteError(4096, 10_000, new Error("connection reset"));
- * assert.equal(error.bytesWritten, 4096);
- * assert.match(error.message, /4096 of 10000/);
+ * if (error.bytesWritten !== 4096 || !error.message.includes("4096 of 10000")) {
+ *   throw new Error(error.message);
+ * }
  * ```
  */
 export class PartialWriteError extends FramedError {
@@ -228,10 +224,9 @@ export class PartialWriteError extends FramedError {
  * @example
  * ```ts
  * import { AckProtocolError } from "@nianbao/framed";
- * import assert from "node:assert/strict";
  *
  * const error = new AckProtocolError("refused", "the receiver refused a frame of 10 bytes");
- * assert.equal(error.reason, "refused");
+ * if (error.reason !== "refused") throw new Error("wrong reason");
  * ```
  */
 export class AckProtocolError extends FramedError {
@@ -256,9 +251,8 @@ export class AckProtocolError extends FramedError {
  * @example
  * ```ts
  * import { ConnectionClosedError } from "@nianbao/framed";
- * import assert from "node:assert/strict";
  *
- * assert.equal(new ConnectionClosedError().code, "CONNECTION_CLOSED");
+ * if (new ConnectionClosedError().code !== "CONNECTION_CLOSED") throw new Error("wrong code");
  * ```
  */
 export class ConnectionClosedError extends FramedError {
@@ -279,9 +273,8 @@ export class ConnectionClosedError extends FramedError {
  * @example
  * ```ts
  * import { IdleTimeoutError } from "@nianbao/framed";
- * import assert from "node:assert/strict";
  *
- * assert.equal(new IdleTimeoutError(5000).idleTimeout, 5000);
+ * if (new IdleTimeoutError(5000).idleTimeout !== 5000) throw new Error("lost the limit");
  * ```
  */
 export class IdleTimeoutError extends FramedError {
@@ -306,9 +299,8 @@ export class IdleTimeoutError extends FramedError {
  * @example
  * ```ts
  * import { DelimiterInRecordError } from "@nianbao/framed";
- * import assert from "node:assert/strict";
  *
- * assert.equal(new DelimiterInRecordError(3).index, 3);
+ * if (new DelimiterInRecordError(3).index !== 3) throw new Error("lost the index");
  * ```
  */
 export class DelimiterInRecordError extends FramedError {

@@ -55,7 +55,7 @@ interface Waiter<T> {
  *   per second); no promise per frame.
  *
  * Received frames are yours to keep: they are never overwritten (a frame is either a view of a
- * chunk that is not reused, or a copy).
+ * chunk that is not reused, or a copy), unless you ask `onFrame` to lend them (`borrow: true`).
  *
  * A decode error (oversize, garbage, end of stream mid-frame) is thrown from `readFrame` or rejects
  * `onFrame`'s promise, and closes this connection only.
@@ -76,7 +76,9 @@ export class FramedConn<T> implements AsyncIterable<T> {
   /** The underlying byte stream. Writing to it directly bypasses framing; don't. */
   readonly stream: ByteStream;
 
-  readonly #decoder: Decoder<T>;
+  // Created when reading starts, once we know whether frames may be borrowed.
+  #decoder: Decoder<T> | null = null;
+  #borrow = false;
   readonly #readHighWaterMark: number;
   readonly #writeHighWaterMark: number;
 
@@ -115,7 +117,6 @@ export class FramedConn<T> implements AsyncIterable<T> {
   constructor(stream: ByteStream, codec: Codec<T>, options: FramedConnOptions = {}) {
     this.stream = stream;
     this.codec = codec;
-    this.#decoder = codec.createDecoder();
     this.#readHighWaterMark = options.readHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.#writeHighWaterMark = options.writeHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     const idle = options.idleTimeout ?? 0;
@@ -173,14 +174,20 @@ export class FramedConn<T> implements AsyncIterable<T> {
    * Delivers every frame to a synchronous `handler`, with no promise per frame: the fast receive
    * path. Frames already queued by `readFrame` are delivered first.
    *
+   * With `{ borrow: true }` a frame is only valid until `handler` returns: its bytes may be reused
+   * for the next read. That makes receiving allocation-free (flat memory at any rate); call
+   * `frame.slice()` to keep one. Without it, frames are yours to keep, as everywhere else.
+   *
    * @param handler Called once per frame, in order. If it throws, the connection closes and the
    * returned promise rejects with that error.
+   * @param options `borrow`: lend frames instead of giving them. Default `false`.
    * @returns A promise that resolves at a clean end of stream (or local `close()`), and rejects on
    * a decode or connection error.
    */
-  onFrame(handler: (frame: T) => void): Promise<void> {
+  onFrame(handler: (frame: T) => void, options: { borrow?: boolean } = {}): Promise<void> {
     if (this.#handler !== null) throw new TypeError("onFrame() was already called");
     this.#handler = handler;
+    if (!this.#started) this.#borrow = options.borrow ?? false;
     const done = new Promise<void>((resolve, reject) => {
       this.#handlerDone = { resolve, reject };
     });
@@ -198,6 +205,7 @@ export class FramedConn<T> implements AsyncIterable<T> {
   #start(): void {
     if (this.#started) return;
     this.#started = true;
+    this.#decoder = this.codec.createDecoder({ reuseFrameBuffer: this.#borrow });
     this.stream.start({
       data: (chunk) => this.#onData(chunk),
       end: () => this.#onEnd(),
@@ -211,7 +219,8 @@ export class FramedConn<T> implements AsyncIterable<T> {
     if (this.#readDone !== null) return false;
     if (this.#idleTimer !== undefined) this.#lastActivity = Date.now();
     try {
-      return this.#decoder.push(chunk, this.#emit);
+      // Borrowed frames never outlive the handler, so the adapter may always reuse its buffer.
+      return this.#decoder!.push(chunk, this.#emit) && !this.#borrow;
     } catch (error) {
       this.#failRead(error);
       this.close();
@@ -266,7 +275,7 @@ export class FramedConn<T> implements AsyncIterable<T> {
   #onEnd(): void {
     if (this.#readDone !== null) return;
     try {
-      this.#decoder.finish();
+      this.#decoder!.finish();
     } catch (error) {
       this.#failRead(error);
       this.close();

@@ -6,7 +6,7 @@
 
 import { encodeToBytes } from "./_byte_queue.ts";
 import { LengthPrefixDecoder } from "./_length_prefix_decoder.ts";
-import type { Codec, Decoder, EncodeSink } from "./codec.ts";
+import type { Codec, Decoder, DecoderOptions, EncodeSink } from "./codec.ts";
 import { FrameTooLargeError } from "./errors.ts";
 import {
   FIXED_LENGTH_FORMATS,
@@ -40,12 +40,11 @@ export interface LengthPrefixOptions {
  * @example The seed's `struct.pack('i', n)` framing
  * ```ts
  * import { decodeAll, lengthPrefix } from "@nianbao/framed";
- * import assert from "node:assert/strict";
  *
  * const codec = lengthPrefix({ lengthFormat: "i32le" });
  * const wire = codec.encode(new TextEncoder().encode("hello"));
- * assert.deepEqual(wire.subarray(0, 4), new Uint8Array([5, 0, 0, 0]));
- * assert.equal(new TextDecoder().decode(decodeAll(codec, wire)[0]), "hello");
+ * if (String(wire.subarray(0, 4)) !== "5,0,0,0") throw new Error("not struct.pack('i', 5)");
+ * if (new TextDecoder().decode(decodeAll(codec, wire)[0]) !== "hello") throw new Error("round trip failed");
  * ```
  */
 export function lengthPrefix(options: LengthPrefixOptions = {}): Codec<Uint8Array> {
@@ -113,7 +112,9 @@ class LengthPrefixCodec implements Codec<Uint8Array> {
     );
   }
 
-  createDecoder(): Decoder<Uint8Array> {
-    return new LengthPrefixDecoder(this.#format, this.#maxFrameLength);
+  createDecoder(options: DecoderOptions = {}): Decoder<Uint8Array> {
+    return new LengthPrefixDecoder(this.#format, this.#maxFrameLength, {
+      reuseFrameBuffer: options.reuseFrameBuffer ?? false,
+    });
   }
 }

@@ -148,3 +148,19 @@ test("an unknown length format or a bad limit is a TypeError or RangeError up fr
   assert.throws(() => lengthPrefix({ lengthFormat: "u24" }), TypeError);
   assert.throws(() => lengthPrefix({ maxFrameLength: -1 }), RangeError);
 });
+
+test("with reuseFrameBuffer, frames that span chunks are assembled in one reused buffer", () => {
+  const codec = lengthPrefix();
+  const decoder = codec.createDecoder({ reuseFrameBuffer: true });
+  const wire = new Uint8Array([...codec.encode(utf8("first")), ...codec.encode(utf8("second"))]);
+  const buffers: ArrayBufferLike[] = [];
+  const texts: string[] = [];
+  for (const piece of [wire.slice(0, 6), wire.slice(6, 14), wire.slice(14)]) {
+    decoder.push(piece, (frame) => {
+      buffers.push(frame.buffer);
+      texts.push(new TextDecoder().decode(frame));
+    });
+  }
+  assert.deepEqual(texts, ["first", "second"]);
+  assert.equal(buffers[0], buffers[1], "no allocation per spanning frame");
+});

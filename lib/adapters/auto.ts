@@ -106,6 +106,29 @@ export interface FramedListener<T> extends AsyncIterable<FramedConn<T>> {
 }
 
 /**
+ * Connects and returns the raw {@linkcode ByteStream}, with no framing: for hand-written protocols,
+ * baselines, and tests that need to send arbitrary bytes.
+ *
+ * @param options Where to connect, and which socket API to use.
+ * @returns The connected stream.
+ *
+ * @example
+ * ```ts ignore
+ * import { connectStream, sendAll } from "@nianbao/framed";
+ *
+ * const stream = await connectStream({ port: 9000 });
+ * await sendAll(stream, new Uint8Array([0, 0, 0, 1, 42]));
+ * stream.close();
+ * ```
+ */
+export async function connectStream(
+  options: { hostname?: string; port: number; api?: SocketApi; noDelay?: boolean },
+): Promise<ByteStream> {
+  const adapter = await loadAdapter(options.api);
+  return adapter.connectStream(options);
+}
+
+/**
  * Connects to a framed server.
  *
  * @param options Where to connect, and the framing.
@@ -122,8 +145,7 @@ export interface FramedListener<T> extends AsyncIterable<FramedConn<T>> {
  * ```
  */
 export async function connect<T = Uint8Array>(options: ConnectOptions<T>): Promise<FramedConn<T>> {
-  const adapter = await loadAdapter(options.api);
-  const stream = await adapter.connectStream(options);
+  const stream = await connectStream(options);
   return new FramedConn(stream, options.codec ?? (lengthPrefix() as unknown as Codec<T>), options);
 }
 

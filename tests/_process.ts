@@ -1,0 +1,124 @@
+// Child processes for tests: the CLI under the current runtime, and peers in other languages.
+// Every child is bounded in time and killed by its own PID.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import process from "node:process";
+import assert from "node:assert/strict";
+import { detectRuntime } from "../mod.ts";
+
+/** The argv that runs a TypeScript file under the runtime running the tests. */
+export function runtimeCommand(script: string, extraDenoFlags: string[] = []): [string, string[]] {
+  return [
+    process.execPath,
+    detectRuntime() === "deno" ? ["run", "-A", ...extraDenoFlags, script] : [script],
+  ];
+}
+
+export interface Running {
+  /** Sends a signal to the child (SIGTERM by default). */
+  kill(signal?: "SIGTERM" | "SIGINT" | "SIGKILL"): void;
+  /** Complete stdout lines so far. */
+  lines: string[];
+  stderr(): string;
+  /** Resolves with the exit code (or the signal's name when a signal ended it). */
+  exited: Promise<number | string>;
+}
+
+/** Collects text chunks into complete lines. */
+function lineCollector(lines: string[]): { push(text: string): void; end(): void } {
+  let partial = "";
+  return {
+    push(text) {
+      const parts = (partial + text).split("\n");
+      partial = parts.pop()!;
+      lines.push(...parts);
+    },
+    end() {
+      if (partial !== "") lines.push(partial);
+    },
+  };
+}
+
+export function start(command: string, args: string[]): Running {
+  return detectRuntime() === "deno" ? startWithDeno(command, args) : startWithNode(command, args);
+}
+
+function startWithNode(command: string, args: string[]): Running {
+  const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+  const lines: string[] = [];
+  const out = lineCollector(lines);
+  let errors = "";
+  child.stdout!.setEncoding("utf8");
+  child.stderr!.setEncoding("utf8");
+  child.stdout!.on("data", (text: string) => out.push(text));
+  child.stderr!.on("data", (text: string) => (errors += text));
+  const exited = new Promise<number | string>((resolve) => {
+    child.on("close", (code, signal) => {
+      out.end();
+      resolve(code ?? signal ?? -1);
+    });
+  });
+  return { kill: (signal) => void child.kill(signal), lines, stderr: () => errors, exited };
+}
+
+// Deno's node:child_process reports the signal it sent as the cause of exit even when the child
+// caught it and exited 0 (seen with Deno 2.9.6), so under Deno the real status comes from
+// Deno.Command.
+function startWithDeno(command: string, args: string[]): Running {
+  const child = new Deno.Command(command, { args, stdin: "null", stdout: "piped", stderr: "piped" })
+    .spawn();
+  const lines: string[] = [];
+  const out = lineCollector(lines);
+  let errors = "";
+  const pump = async (stream: ReadableStream<Uint8Array>, sink: (text: string) => void) => {
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) sink(text);
+  };
+  const reading = Promise.all([
+    pump(child.stdout, out.push),
+    pump(child.stderr, (t) => (errors += t)),
+  ]);
+  const exited = (async () => {
+    const status = await child.status;
+    await reading;
+    out.end();
+    return status.signal ?? status.code;
+  })();
+  return {
+    kill: (signal = "SIGTERM") => {
+      try {
+        child.kill(signal);
+      } catch {
+        // Already exited.
+      }
+    },
+    lines,
+    stderr: () => errors,
+    exited,
+  };
+}
+
+/** Waits for stdout line `index`; fails the test (and kills the child) after `ms`. */
+export async function line(running: Running, index: number, ms = 30_000): Promise<string> {
+  const deadline = Date.now() + ms;
+  while (running.lines.length <= index) {
+    if (Date.now() > deadline) {
+      running.kill();
+      assert.fail(`no stdout line ${index} within ${ms} ms; stderr: ${running.stderr()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return running.lines[index]!;
+}
+
+/** Runs to completion within `ms`; returns exit code, stdout and stderr. */
+export async function run(
+  command: string,
+  args: string[],
+  ms = 60_000,
+): Promise<{ code: number | string; stdout: string; stderr: string }> {
+  const running = start(command, args);
+  const timer = setTimeout(() => running.kill("SIGKILL"), ms);
+  const code = await running.exited;
+  clearTimeout(timer);
+  return { code, stdout: running.lines.join("\n"), stderr: running.stderr() };
+}

@@ -1,0 +1,317 @@
+// The one suite every adapter must pass, on real loopback sockets. tests/adapters_test.ts runs it
+// for each adapter the current runtime has.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  type Codec,
+  connect,
+  ConnectionClosedError,
+  connectStream,
+  FramedConn,
+  FramedError,
+  FrameTooLargeError,
+  IncompleteFrameError,
+  InvalidLengthError,
+  lengthPrefix,
+  sendAll,
+  serve,
+  type Server,
+  type SocketApi,
+} from "../mod.ts";
+import { seededRandom } from "./_helpers.ts";
+
+const SOCKET_TEST = { timeout: 120_000 };
+const MiB = 1024 * 1024;
+
+/** Bytes whose value depends on position and seed, so a reordered or shifted byte is caught. */
+export function pattern(size: number, seed = 0): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed + (i >>> 8)) & 0xff;
+  return bytes;
+}
+
+/** Byte equality that stays fast on 64 MiB and prints a useful message. */
+export function assertSameBytes(
+  actual: Uint8Array | null,
+  expected: Uint8Array,
+  what: string,
+): void {
+  assert.ok(actual !== null, `${what}: got no frame`);
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    if (actual[i] !== expected[i]) assert.fail(`${what}: first difference at byte ${i}`);
+  }
+}
+
+/** Polls until `condition` holds; bounded in time so a broken server fails the test, not CI. */
+export async function waitFor(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));
+
+interface EchoServer {
+  server: Server;
+  port: number;
+  errors: unknown[];
+}
+
+/** Runs `body` against an echo server of `codec` on `api`, and always shuts the server down. */
+export async function withEchoServer<T>(
+  api: SocketApi,
+  codec: Codec<T>,
+  body: (echo: EchoServer) => Promise<void>,
+): Promise<void> {
+  const errors: unknown[] = [];
+  const server = await serve({
+    api,
+    codec,
+    handler: async (conn) => {
+      for await (const frame of conn) {
+        if (!conn.write(frame)) await conn.flush();
+      }
+    },
+    onError: (error) => errors.push(error),
+  });
+  try {
+    await body({ server, port: server.address.port, errors });
+  } finally {
+    await server.shutdown();
+  }
+}
+
+/** Opens a raw connection, sends `bytes`, and reports whether the server then closed it. */
+async function sendRawAndExpectClose(
+  api: SocketApi,
+  port: number,
+  bytes: Uint8Array,
+  closeWrite: boolean,
+) {
+  const conn = new FramedConn(await connectStream({ api, port }), lengthPrefix());
+  await sendAll(conn.stream, bytes);
+  if (closeWrite) await conn.stream.closeWrite();
+  // The server must close: we see a clean end of stream or a reset, never a hang.
+  const outcome = await conn.readFrame().then(
+    (frame) => (frame === null ? "closed" : "frame"),
+    () => "reset",
+  );
+  conn.close();
+  assert.notEqual(outcome, "frame", "the server answered bad input with a frame");
+}
+
+async function assertStillServes(
+  api: SocketApi,
+  port: number,
+  codec: Codec<Uint8Array> = lengthPrefix(),
+): Promise<void> {
+  const conn = await connect({ api, port, codec });
+  const frame = pattern(1000, 9);
+  await conn.writeFrame(frame);
+  assertSameBytes(await conn.readFrame(), frame, "echo after bad input");
+  conn.close();
+}
+
+export function conformance(api: SocketApi, label: string): void {
+  test(
+    `${label}: frames of 0 B, 1 B, 64 KiB and 8 MiB echo back unchanged`,
+    SOCKET_TEST,
+    async () => {
+      await withEchoServer(api, lengthPrefix(), async ({ port }) => {
+        const conn = await connect({ api, port });
+        for (const size of [0, 1, 64 * 1024, 8 * MiB]) {
+          const frame = pattern(size, size);
+          await conn.writeFrame(frame);
+          assertSameBytes(await conn.readFrame(), frame, `${size}-byte frame`);
+        }
+        conn.close();
+      });
+    },
+  );
+
+  test(`${label}: 10,000 pipelined frames come back in order`, SOCKET_TEST, async () => {
+    await withEchoServer(api, lengthPrefix(), async ({ port }) => {
+      const conn = await connect({ api, port });
+      const count = 10_000;
+      const received: Uint8Array[] = [];
+      const done = conn.onFrame((frame) => {
+        received.push(frame);
+        if (received.length === count) conn.close();
+      });
+      for (let i = 0; i < count; i++) conn.write(pattern(i % 300, i));
+      await conn.flush();
+      await done;
+      assert.equal(received.length, count);
+      for (let i = 0; i < count; i++) {
+        assertSameBytes(received[i]!, pattern(i % 300, i), `frame ${i}`);
+      }
+    });
+  });
+
+  test(`${label}: a 64 MiB frame survives partial writes both ways`, SOCKET_TEST, async () => {
+    const codec = lengthPrefix({ maxFrameLength: 64 * MiB });
+    await withEchoServer(api, codec, async ({ port }) => {
+      const conn = await connect({ api, port, codec });
+      const frame = pattern(64 * MiB, 3);
+      const reply = conn.readFrame();
+      await conn.writeFrame(frame);
+      assertSameBytes(await reply, frame, "64 MiB frame");
+      conn.close();
+    });
+  });
+
+  test(`${label}: a peer that writes one byte at a time is understood`, SOCKET_TEST, async () => {
+    await withEchoServer(api, lengthPrefix(), async ({ port }) => {
+      const codec = lengthPrefix();
+      const frames = [pattern(5, 1), pattern(0), pattern(17, 2)];
+      const wire = new Uint8Array(frames.reduce((n, f) => n + 4 + f.length, 0));
+      let at = 0;
+      for (const f of frames) {
+        wire.set(codec.encode(f), at);
+        at += 4 + f.length;
+      }
+      const conn = new FramedConn(await connectStream({ api, port }), codec);
+      for (let i = 0; i < wire.length; i++) {
+        await sendAll(conn.stream, wire.subarray(i, i + 1));
+        await sleep(1); // with TCP_NODELAY each byte leaves as its own segment
+      }
+      for (const f of frames) assertSameBytes(await conn.readFrame(), f, "byte-by-byte frame");
+      conn.close();
+    });
+  });
+
+  test(`${label}: a peer reset mid-frame closes only that connection`, SOCKET_TEST, async () => {
+    await withEchoServer(api, lengthPrefix(), async ({ port, errors }) => {
+      const conn = new FramedConn(await connectStream({ api, port }), lengthPrefix());
+      // Leave the server's echo unread, so closing with unread data makes the kernel send RST.
+      await conn.writeFrame(pattern(100));
+      await sleep(50);
+      await sendAll(conn.stream, new Uint8Array([0, 0, 0, 100, 1, 2, 3]));
+      await sleep(20);
+      conn.close();
+      await waitFor(() => errors.length > 0, "the server to report the reset");
+      const error = errors[0];
+      assert.ok(
+        error instanceof ConnectionClosedError || error instanceof IncompleteFrameError,
+        `got ${error}`,
+      );
+      await assertStillServes(api, port);
+    });
+  });
+
+  const badInputs: [string, Codec<Uint8Array>, Uint8Array, boolean, (e: unknown) => boolean][] = [
+    [
+      "an oversize length",
+      lengthPrefix(),
+      new Uint8Array([0xff, 0xff, 0xff, 0xff, 1]),
+      false,
+      (e) => e instanceof FrameTooLargeError && e.length === 0xffffffff,
+    ],
+    [
+      "a negative i32 length",
+      lengthPrefix({ lengthFormat: "i32le" }),
+      new Uint8Array([0xff, 0xff, 0xff, 0xff]),
+      false,
+      (e) => e instanceof InvalidLengthError && e.reason === "negative",
+    ],
+    [
+      "an overlong varint",
+      lengthPrefix({ lengthFormat: "varint" }),
+      new Uint8Array(11).fill(0x80),
+      false,
+      (e) => e instanceof InvalidLengthError && e.reason === "varint-too-long",
+    ],
+    [
+      "a truncated frame",
+      lengthPrefix(),
+      new Uint8Array([0, 0, 0, 10, 1, 2, 3, 4, 5]),
+      true,
+      (e) => e instanceof IncompleteFrameError && e.received === 9 && e.expected === 14,
+    ],
+    [
+      "random garbage",
+      lengthPrefix(),
+      Uint8Array.from({ length: 4096 }, seededRandomByte(42)),
+      true,
+      (e) => e instanceof FramedError,
+    ],
+  ];
+  for (const [what, codec, bytes, closeWrite, isExpected] of badInputs) {
+    test(
+      `${label}: ${what} closes that connection with a typed error, and the server goes on`,
+      SOCKET_TEST,
+      async () => {
+        await withEchoServer(api, codec, async ({ port, errors }) => {
+          await sendRawAndExpectClose(api, port, bytes, closeWrite);
+          await waitFor(() => errors.length > 0, "onError");
+          assert.ok(isExpected(errors[0]), `unexpected error: ${errors[0]}`);
+          await assertStillServes(api, port, codec);
+        });
+      },
+    );
+  }
+
+  test(
+    `${label}: 200 concurrent connections × 200 frames each lose and reorder nothing`,
+    SOCKET_TEST,
+    async () => {
+      await withEchoServer(api, lengthPrefix(), async ({ port, errors }) => {
+        const client = async (id: number) => {
+          const conn = await connect({ api, port });
+          const received: Uint8Array[] = [];
+          const done = conn.onFrame((frame) => {
+            received.push(frame);
+            if (received.length === 200) conn.close();
+          });
+          for (let i = 0; i < 200; i++) {
+            conn.write(pattern(1 + ((id * 7 + i) % 200), id * 1000 + i));
+          }
+          await conn.flush();
+          await done;
+          for (let i = 0; i < 200; i++) {
+            assertSameBytes(
+              received[i] ?? null,
+              pattern(1 + ((id * 7 + i) % 200), id * 1000 + i),
+              `client ${id} frame ${i}`,
+            );
+          }
+        };
+        await Promise.all(Array.from({ length: 200 }, (_, id) => client(id)));
+        assert.deepEqual(errors, []);
+      });
+    },
+  );
+
+  test(
+    `${label}: 50 stalled peers holding half a header do not delay another client`,
+    SOCKET_TEST,
+    async () => {
+      await withEchoServer(api, lengthPrefix(), async ({ server, port }) => {
+        const stalled = await Promise.all(
+          Array.from({ length: 50 }, () => connectStream({ api, port })),
+        );
+        await Promise.all(stalled.map((s) => sendAll(s, new Uint8Array([0, 0]))));
+        await waitFor(() => server.connections === 50, "50 connections to be accepted");
+        const conn = await connect({ api, port });
+        for (let i = 0; i < 100; i++) {
+          const frame = pattern(64, i);
+          await conn.writeFrame(frame);
+          assertSameBytes(await conn.readFrame(), frame, `round trip ${i}`);
+        }
+        assert.equal(server.connections, 51, "the stalled peers are still connected");
+        conn.close();
+        for (const s of stalled) s.close();
+      });
+    },
+  );
+}
+
+function seededRandomByte(seed: number): () => number {
+  const random = seededRandom(seed);
+  return () => Math.floor(random() * 256);
+}

@@ -1,0 +1,73 @@
+// `npm test`: runs every test under Deno (including the @example blocks of the docs) and under
+// Bun, prints each runtime's tally, and ends with one line `N passed, N failed` summed over both.
+// Exits non-zero when anything failed or a runner's tally could not be read.
+
+import { spawn } from "node:child_process";
+import process from "node:process";
+
+interface Tally {
+  runtime: string;
+  passed: number;
+  failed: number;
+  ok: boolean;
+}
+
+const bin = (name: string) => `node_modules/.bin/${name}`;
+
+function run(
+  runtime: string,
+  command: string,
+  args: string[],
+  parse: (out: string) => [number, number] | null,
+): Promise<Tally> {
+  return new Promise((resolve) => {
+    console.log(`\n━━ ${runtime}: ${command} ${args.join(" ")}`);
+    const child = spawn(bin(command), args, {
+      env: { ...process.env, NO_COLOR: "1", FORCE_COLOR: "0" },
+    });
+    let output = "";
+    const echo = (chunk: Buffer) => {
+      output += chunk.toString();
+      process.stdout.write(chunk);
+    };
+    child.stdout.on("data", echo);
+    child.stderr.on("data", echo);
+    child.on("close", (code) => {
+      const counts = parse(output);
+      if (counts === null) {
+        console.log(`${runtime}: could not read the test tally (exit code ${code})`);
+        resolve({ runtime, passed: 0, failed: 1, ok: false });
+        return;
+      }
+      const [passed, failed] = counts;
+      resolve({ runtime, passed, failed, ok: code === 0 && failed === 0 });
+    });
+  });
+}
+
+// deno: "ok | 120 passed | 0 failed (9s)" or "FAILED | 118 passed | 2 failed (9s)"
+const parseDeno = (out: string): [number, number] | null => {
+  const m = /(?:ok|FAILED) \| (\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/.exec(out);
+  return m ? [Number(m[1]), Number(m[2])] : null;
+};
+
+// bun: " 98 pass" / " 0 fail" on lines of their own
+const parseBun = (out: string): [number, number] | null => {
+  const pass = /^\s*(\d+) pass$/m.exec(out);
+  const fail = /^\s*(\d+) fail$/m.exec(out);
+  return pass && fail ? [Number(pass[1]), Number(fail[1])] : null;
+};
+
+const tallies = [
+  await run("deno", "deno", ["test", "-A", "--doc", "mod.ts", "lib/", "tests/"], parseDeno),
+  await run("bun", "bun", ["test"], parseBun),
+];
+
+console.log("");
+for (const t of tallies) {
+  console.log(`${t.runtime}: ${t.passed} passed, ${t.failed} failed${t.ok ? "" : " (FAILED)"}`);
+}
+const passed = tallies.reduce((n, t) => n + t.passed, 0);
+const failed = tallies.reduce((n, t) => n + t.failed, 0);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(tallies.every((t) => t.ok) ? 0 : 1);
