@@ -33,7 +33,9 @@ function run(
     child.stdout.on("data", echo);
     child.stderr.on("data", echo);
     child.on("close", (code) => {
-      const counts = parse(output);
+      // deno test colours its tally even with NO_COLOR set; strip ANSI escapes before reading it.
+      // deno-lint-ignore no-control-regex
+      const counts = parse(output.replace(/\x1b\[[0-9;]*m/g, ""));
       if (counts === null) {
         console.log(`${runtime}: could not read the test tally (exit code ${code})`);
         resolve({ runtime, passed: 0, failed: 1, ok: false });
