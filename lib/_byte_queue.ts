@@ -4,20 +4,34 @@ import type { EncodeSink } from "./codec.ts";
 
 const EMPTY = new Uint8Array(0);
 
+const MIN_CHUNK = 16 * 1024;
+const MAX_CHUNK = 1024 * 1024;
+
 /**
  * A list of byte segments to send, in order. Small writes are copied into a chunk that is filled
  * front to back; `take()` hands out the filled part and keeps filling the rest of the same chunk,
- * so a burst of small frames costs one allocation per `chunkSize` bytes, not one per frame.
+ * so a burst of small frames costs one allocation per chunk, not one per frame.
+ *
+ * Chunks start at 16 KiB and double within a burst up to 1 MiB: every socket write costs a
+ * syscall and (in Deno) an async op, and measured here 64 KiB writes move under half the bytes per
+ * second of 1 MiB writes, while copying 1 MiB costs far less than the writes it saves. A quiet
+ * connection keeps at most one small chunk.
  */
 export class ByteQueue implements EncodeSink {
   bytes: Uint8Array = EMPTY;
   length = 0;
   #segments: Uint8Array[] = [];
   #segmentBytes = 0;
-  readonly #chunkSize: number;
+  #nextChunk: number;
+  readonly #minChunk: number;
+  // Chunks this queue allocated (never a caller's borrowed segment), and one written chunk kept
+  // for reuse: a busy connection alternates between two chunks instead of allocating per flush.
+  readonly #ours = new WeakSet<ArrayBufferLike>();
+  #spare: Uint8Array | null = null;
 
-  constructor(chunkSize = 64 * 1024) {
-    this.#chunkSize = chunkSize;
+  /** @param minChunk The first chunk's size; later chunks of a burst double up to 1 MiB. */
+  constructor(minChunk = MIN_CHUNK) {
+    this.#minChunk = this.#nextChunk = minChunk;
   }
 
   /** Bytes queued in total. */
@@ -26,11 +40,32 @@ export class ByteQueue implements EncodeSink {
   }
 
   reserve(size: number): Uint8Array {
-    if (this.bytes.length - this.length < size) {
+    const needed = this.length + size;
+    if (this.bytes.length >= needed) return this.bytes;
+    if (this.length > 0 && needed <= MAX_CHUNK) {
+      // Grow (copying what is there) so that one flush stays one contiguous write.
+      const grown = this.#chunk(Math.max(needed, this.bytes.length * 2));
+      grown.set(this.bytes.subarray(0, this.length));
+      this.bytes = grown;
+    } else {
       this.#seal();
-      this.bytes = new Uint8Array(Math.max(size, this.#chunkSize));
+      this.bytes = this.#chunk(size);
     }
     return this.bytes;
+  }
+
+  // A chunk of at least `size` bytes: the spare when it is large enough, else a new one sized for
+  // the burst so far.
+  #chunk(size: number): Uint8Array {
+    const spare = this.#spare;
+    if (spare !== null && spare.length >= size) {
+      this.#spare = null;
+      return spare;
+    }
+    const chunk = new Uint8Array(Math.min(MAX_CHUNK, Math.max(size, this.#nextChunk)) || size);
+    this.#nextChunk = Math.min(this.#nextChunk * 2, MAX_CHUNK);
+    this.#ours.add(chunk.buffer);
+    return chunk;
   }
 
   appendBorrowed(segment: Uint8Array): void {
@@ -43,10 +78,24 @@ export class ByteQueue implements EncodeSink {
   /** Removes and returns everything queued, as segments in order. */
   take(): Uint8Array[] {
     this.#seal();
+    this.bytes = EMPTY;
+    if (this.#segmentBytes < this.#minChunk) {
+      // The burst is over: shrink back, and don't let a quiet connection pin a large chunk.
+      this.#nextChunk = this.#minChunk;
+      this.#spare = null;
+    }
     const segments = this.#segments;
     this.#segments = [];
     this.#segmentBytes = 0;
     return segments;
+  }
+
+  /** Hands back a segment from `take()` once it is written, so its chunk can be reused. */
+  recycle(segment: Uint8Array): void {
+    if (segment.byteOffset !== 0 || !this.#ours.has(segment.buffer)) return;
+    if (this.#spare === null || segment.buffer.byteLength > this.#spare.length) {
+      this.#spare = new Uint8Array(segment.buffer);
+    }
   }
 
   /** Removes everything queued and returns it as one buffer (a view when it is one segment). */
@@ -62,7 +111,7 @@ export class ByteQueue implements EncodeSink {
     return out;
   }
 
-  // Moves the filled part of the current chunk to the segment list and keeps the rest for
+  // Moves the filled part of the current chunk to the segment list; the rest of the chunk takes
   // later writes.
   #seal(): void {
     if (this.length === 0) return;
@@ -79,7 +128,7 @@ export function encodeToBytes<T>(
   frame: T,
   sizeHint: number,
 ): Uint8Array {
-  const queue = new ByteQueue(sizeHint);
+  const queue = new ByteQueue(Math.max(sizeHint, 1));
   encodeTo(frame, queue);
   return queue.takeBytes();
 }

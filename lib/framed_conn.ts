@@ -378,6 +378,7 @@ export class FramedConn<T> implements AsyncIterable<T> {
       while (this.#out.byteLength > 0) {
         for (const segment of this.#out.take()) {
           await sendAll(this.stream, segment);
+          this.#out.recycle(segment);
           this.#written += segment.length;
           this.#settleFlushes();
         }

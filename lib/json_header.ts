@@ -9,7 +9,7 @@ import { encodeToBytes } from "./_byte_queue.ts";
 import { INCOMPLETE, LengthHeaderReader } from "./_length_reader.ts";
 import type { Codec, Decoder, EncodeSink } from "./codec.ts";
 import { FrameTooLargeError, IncompleteFrameError, InvalidHeaderError } from "./errors.ts";
-import { DEFAULT_MAX_FRAME_LENGTH } from "./length_prefix.ts";
+import { BORROW_THRESHOLD, DEFAULT_MAX_FRAME_LENGTH } from "./length_prefix.ts";
 import { type LengthFormat, lengthHeaderSize, maxLengthOf, writeLength } from "./length_format.ts";
 
 /** A parsed JSON header: always a JSON object. */
@@ -178,7 +178,7 @@ class JsonHeaderCodecImpl implements JsonHeaderCodec {
     writeLength(this.#format, json.length, bytes, sink.length);
     bytes.set(json, sink.length + prefix);
     sink.length += prefix + json.length;
-    if (frame.body.length >= 64 * 1024) {
+    if (frame.body.length >= BORROW_THRESHOLD) {
       sink.appendBorrowed(frame.body);
     } else {
       sink.reserve(frame.body.length).set(frame.body, sink.length);

@@ -4,6 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  BORROW_THRESHOLD,
   type ByteStream,
   type ByteStreamHandlers,
   connect,
@@ -197,14 +198,24 @@ test("a burst of write() calls in one tick leaves in one socket write", async ()
   assert.equal(stream.writes[0]!.length, 1000 * 64);
 });
 
-test("a frame of 64 KiB or more is sent without copying it into the cork buffer", async () => {
+test("a frame of BORROW_THRESHOLD bytes or more is sent by reference, not copied", async () => {
   const stream = new CountingStream();
   const conn = new FramedConn(stream, lengthPrefix());
-  const big = pattern(100_000);
+  const big = pattern(BORROW_THRESHOLD);
   conn.write(pattern(10));
   conn.write(big);
+  conn.write(pattern(20));
   await conn.flush();
-  assert.deepEqual(stream.writes.map((w) => w.length), [4 + 10 + 4, 100_000]);
+  assert.deepEqual(stream.writes.map((w) => w.length), [4 + 10 + 4, BORROW_THRESHOLD, 4 + 20]);
+});
+
+test("a burst of 64 KiB frames is coalesced into writes of up to 1 MiB", async () => {
+  const stream = new CountingStream();
+  const conn = new FramedConn(stream, lengthPrefix());
+  for (let i = 0; i < 32; i++) conn.write(pattern(64 * 1024, i));
+  await conn.flush();
+  assert.ok(stream.writes.length <= 3, `${stream.writes.length} writes`);
+  assert.equal(stream.writes.reduce((n, w) => n + w.length, 0), 32 * (64 * 1024 + 4));
 });
 
 test("write() returns false above the high-water mark and flush() clears it", async () => {

@@ -39,6 +39,8 @@ export interface DenoListenOptions {
 }
 
 const DEFAULT_READ_BUFFER = 256 * 1024;
+// Never read into less than this: small reads cost as many ops as large ones.
+const MIN_READ = 32 * 1024;
 
 // ── Adapter functions ────────────────────────────────────────────────────────────────────────
 
@@ -122,7 +124,9 @@ class DenoStream implements ByteStream {
   readonly localAddress: NetAddress;
   readonly remoteAddress: NetAddress;
   readonly #conn: Deno.Conn;
+  // Reads go into #buffer from #offset on. Bytes before #offset belong to frames handed out.
   #buffer: Uint8Array;
+  #offset = 0;
   #handlers: ByteStreamHandlers | null = null;
   #paused = false;
   #reading = false;
@@ -156,15 +160,22 @@ class DenoStream implements ByteStream {
     this.#reading = true;
     try {
       while (!this.#paused && !this.#closed && !this.#ended) {
-        const n = await this.#conn.read(this.#buffer);
+        const n = await this.#conn.read(this.#buffer.subarray(this.#offset));
         if (n === null) {
           this.#ended = true;
           handlers.end();
           return;
         }
-        // Reuse the buffer unless a frame still points into it.
-        if (handlers.data(this.#buffer.subarray(0, n))) {
-          this.#buffer = new Uint8Array(this.#buffer.length);
+        const chunk = this.#buffer.subarray(this.#offset, this.#offset + n);
+        // Read into the same bytes again unless a frame still points into them; then move past
+        // them, and take a fresh buffer only when little is left: one allocation per buffer's
+        // worth of traffic, not one per read.
+        if (handlers.data(chunk)) {
+          this.#offset += n;
+          if (this.#buffer.length - this.#offset < MIN_READ) {
+            this.#buffer = new Uint8Array(this.#buffer.length);
+            this.#offset = 0;
+          }
         }
       }
     } catch (error) {

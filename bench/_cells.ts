@@ -1,0 +1,234 @@
+// What the benchmark measures (cells), and how raw timings become the figures of the JSON schema.
+// Pure functions only: tests/bench_harness_test.ts covers them.
+
+import type { RuntimeName, SocketApi } from "../mod.ts";
+
+export type Strategy = "raw" | "length-prefix" | "ack-handshake" | "sleep";
+export type Mode = "stream" | "ping-pong";
+export type Receive = "callback" | "for-await";
+
+/** One measurement: a strategy, a mode and a payload size, in one runtime × API. */
+export interface Cell {
+  strategy: Strategy;
+  mode: Mode;
+  payload: number;
+  /** length-prefix streams: the fast callback path, or `for await`. */
+  receive?: Receive;
+  /** sleep: milliseconds between messages. */
+  sleepMs?: number;
+  /** A memory check instead of a timing: send exactly this many bytes, report peak RSS. */
+  volume?: number;
+}
+
+/** A row of `results` in the JSON report. Documented in bench/README.md. */
+export interface ResultRow {
+  runtime: string;
+  api: SocketApi | "asyncio";
+  strategy: Strategy;
+  mode: Mode;
+  payload: number;
+  receive: Receive | null;
+  sleep_ms: number | null;
+  frames_per_s: number;
+  mb_per_s: number;
+  rtt_p50_us: number | null;
+  rtt_p99_us: number | null;
+  peak_rss_mb: number | null;
+  ratio_to_raw: number | null;
+  sticky_rate: number | null;
+  spread: number;
+  samples: number;
+}
+
+export const PAYLOADS = { quick: [64, 65536], full: [64, 4096, 65536] } as const;
+export const SLEEPS = { quick: [0, 1], full: [0, 1, 5] } as const;
+export const ALL_STRATEGIES: readonly Strategy[] = [
+  "raw",
+  "length-prefix",
+  "ack-handshake",
+  "sleep",
+];
+
+/** Bytes per stream iteration: a whole number of frames, about 1 MiB. */
+export function framesPerBatch(payload: number): number {
+  return Math.max(1, Math.floor((1024 * 1024) / (payload + 4)));
+}
+
+/** The cells of one runtime × API, in the order they run. */
+export function cellsFor(
+  options: { full: boolean; strategies: readonly Strategy[]; payloads: readonly number[] },
+): Cell[] {
+  const cells: Cell[] = [];
+  const want = (s: Strategy) => options.strategies.includes(s);
+  const sleeps = options.full ? SLEEPS.full : SLEEPS.quick;
+  for (const payload of options.payloads) {
+    // raw first: it is the baseline every other row of the same payload is a ratio of.
+    if (want("raw") || want("length-prefix")) {
+      cells.push({ strategy: "raw", mode: "stream", payload });
+      cells.push({ strategy: "raw", mode: "ping-pong", payload });
+    }
+    if (want("length-prefix")) {
+      cells.push({ strategy: "length-prefix", mode: "stream", payload, receive: "callback" });
+      cells.push({ strategy: "length-prefix", mode: "stream", payload, receive: "for-await" });
+      cells.push({ strategy: "length-prefix", mode: "ping-pong", payload });
+    }
+    if (want("ack-handshake")) {
+      cells.push({ strategy: "ack-handshake", mode: "ping-pong", payload });
+    }
+    if (want("sleep") && (options.full || payload === options.payloads[0])) {
+      for (const sleepMs of sleeps) {
+        cells.push({ strategy: "sleep", mode: "stream", payload, sleepMs });
+      }
+    }
+  }
+  return cells;
+}
+
+export function describeCell(cell: Cell): string {
+  const extra = cell.receive
+    ? ` (${cell.receive})`
+    : cell.sleepMs !== undefined
+    ? ` (sleep ${cell.sleepMs} ms)`
+    : "";
+  return `${cell.strategy} ${cell.mode} ${formatBytes(cell.payload)}${extra}`;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes >= 1024 * 1024 && bytes % (1024 * 1024) === 0) return `${bytes / 1024 / 1024} MiB`;
+  if (bytes >= 1024 && bytes % 1024 === 0) return `${bytes / 1024} KiB`;
+  return `${bytes} B`;
+}
+
+/** mitata's per-iteration statistics, in nanoseconds. */
+export interface IterationStats {
+  p25: number;
+  p50: number;
+  p75: number;
+  p99: number;
+  avg: number;
+  samples: number;
+}
+
+/**
+ * Turns per-iteration times into the report's figures. A stream iteration moves
+ * `framesPerIteration` frames; a ping-pong iteration is one round trip of one frame.
+ */
+export function figures(
+  cell: Cell,
+  stats: IterationStats,
+  framesPerIteration: number,
+): Pick<
+  ResultRow,
+  "frames_per_s" | "mb_per_s" | "rtt_p50_us" | "rtt_p99_us" | "spread" | "samples"
+> {
+  const seconds = stats.p50 / 1e9;
+  const framesPerS = framesPerIteration / seconds;
+  return {
+    frames_per_s: framesPerS,
+    mb_per_s: (framesPerS * cell.payload) / 1e6,
+    rtt_p50_us: cell.mode === "ping-pong" ? stats.p50 / 1e3 : null,
+    rtt_p99_us: cell.mode === "ping-pong" ? stats.p99 / 1e3 : null,
+    // The interquartile range relative to the median: 0.05 means the middle half of the samples
+    // lie within ±2.5 % of the median.
+    spread: stats.p50 > 0 ? (stats.p75 - stats.p25) / stats.p50 : 0,
+    samples: stats.samples,
+  };
+}
+
+/**
+ * Fills `ratio_to_raw` in place. Stream rows (and sleep rows) compare frames/s with the raw stream
+ * of the same runtime, API and payload (higher is better, 1.0 = as fast as raw). Ping-pong rows
+ * (and ack-handshake rows) compare p50 round-trip time with raw ping-pong (lower is better, 1.0 =
+ * no added latency).
+ */
+export function addRatios(rows: ResultRow[]): void {
+  const key = (r: ResultRow, mode: Mode) => `${r.runtime}|${r.api}|${mode}|${r.payload}`;
+  const raw = new Map<string, ResultRow>();
+  for (const r of rows) if (r.strategy === "raw") raw.set(key(r, r.mode), r);
+  for (const r of rows) {
+    const latency = r.mode === "ping-pong";
+    const base = raw.get(key(r, r.mode));
+    if (base === undefined) {
+      r.ratio_to_raw = null;
+    } else if (latency) {
+      r.ratio_to_raw = r.rtt_p50_us !== null && base.rtt_p50_us
+        ? r.rtt_p50_us / base.rtt_p50_us
+        : null;
+    } else {
+      r.ratio_to_raw = base.frames_per_s > 0 ? r.frames_per_s / base.frames_per_s : null;
+    }
+  }
+}
+
+/** The median of a list of numbers (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
+const ROW_FIELDS: Record<keyof ResultRow, "number" | "string" | "number|null" | "string|null"> = {
+  runtime: "string",
+  api: "string",
+  strategy: "string",
+  mode: "string",
+  payload: "number",
+  receive: "string|null",
+  sleep_ms: "number|null",
+  frames_per_s: "number",
+  mb_per_s: "number",
+  rtt_p50_us: "number|null",
+  rtt_p99_us: "number|null",
+  peak_rss_mb: "number|null",
+  ratio_to_raw: "number|null",
+  sticky_rate: "number|null",
+  spread: "number",
+  samples: "number",
+};
+
+/** The report's top level. */
+export interface Report {
+  schema: "framed-bench/1";
+  date: string;
+  suite: "quick" | "full";
+  runtimes: Record<string, string>;
+  machine: { cpu: string; cores: number; memory_gb: number; os: string };
+  results: ResultRow[];
+  rss_checks: { runtime: RuntimeName; api: SocketApi; bytes: number; peak_rss_mb: number }[];
+  codec_only: { name: string; payload: number; frames_per_s: number; mb_per_s: number }[];
+  targets: { name: string; value: number | null; goal: string; met: boolean | null }[];
+}
+
+/** Lists every way `report` breaks the documented schema; empty when it conforms. */
+export function schemaProblems(report: unknown): string[] {
+  const problems: string[] = [];
+  const r = report as Partial<Report> | null;
+  if (r === null || typeof r !== "object") return ["the report is not an object"];
+  if (r.schema !== "framed-bench/1") problems.push("schema must be framed-bench/1");
+  if (typeof r.runtimes !== "object" || r.runtimes === null) {
+    problems.push("runtimes must map names to versions");
+  } else {
+    for (const [name, version] of Object.entries(r.runtimes)) {
+      if (typeof version !== "string") problems.push(`runtimes.${name} must be a version string`);
+    }
+  }
+  if (typeof r.machine?.cpu !== "string" || typeof r.machine?.cores !== "number") {
+    problems.push("machine must have cpu (string) and cores (number)");
+  }
+  if (!Array.isArray(r.results)) return [...problems, "results must be an array"];
+  r.results.forEach((row, i) => {
+    for (const [field, type] of Object.entries(ROW_FIELDS)) {
+      const value = (row as unknown as Record<string, unknown>)[field];
+      const kind = value === null ? "null" : typeof value;
+      const ok = type.split("|").includes(kind);
+      if (!ok || (typeof value === "number" && !Number.isFinite(value))) {
+        problems.push(`results[${i}].${field} must be ${type}, got ${JSON.stringify(value)}`);
+      }
+    }
+    if (!["stream", "ping-pong"].includes(row.mode)) {
+      problems.push(`results[${i}].mode is ${row.mode}`);
+    }
+  });
+  return problems;
+}

@@ -1,0 +1,279 @@
+// The sending side of the benchmark, in its own process: runs every cell it is given against a
+// bench/server.ts of the same runtime and API, timing iterations with mitata's `measure`.
+//   <runtime> bench/client.ts --api native|node --ports C,R,F --cells JSON --time MS
+// Prints one JSON line per event on stdout: {"type":"start",...} and {"type":"result",...}.
+
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { do_not_optimize, measure } from "mitata";
+import {
+  AckSender,
+  connect,
+  connectStream,
+  detectRuntime,
+  type FramedConn,
+  lengthPrefix,
+  sendAll,
+  type SocketApi,
+} from "../mod.ts";
+import { rawConnect } from "./_raw.ts";
+import {
+  type Cell,
+  figures,
+  framesPerBatch,
+  type IterationStats,
+  type ResultRow,
+} from "./_cells.ts";
+
+const { values } = parseArgs({
+  options: {
+    api: { type: "string", default: "native" },
+    ports: { type: "string" },
+    cells: { type: "string" },
+    time: { type: "string", default: "300" },
+    messages: { type: "string", default: "100" },
+  },
+});
+const api = values.api as SocketApi;
+const [controlPort, rawPort, framedPort] = values.ports!.split(",").map(Number) as [
+  number,
+  number,
+  number,
+];
+const cells: Cell[] = JSON.parse(values.cells!);
+const runtime = detectRuntime();
+const codec = lengthPrefix({ maxFrameLength: 64 * 1024 * 1024 });
+const minCpuTime = Number(values.time) * 1e6;
+
+const emit = (event: unknown) => console.log(JSON.stringify(event));
+
+/** A promise that a callback elsewhere settles: how iterations wait for the server. */
+function signal(): { wait(): Promise<void>; fire(): void } {
+  let resolve: (() => void) | null = null;
+  let pending = 0;
+  return {
+    wait: () => {
+      if (pending > 0) {
+        pending--;
+        return Promise.resolve();
+      }
+      return new Promise<void>((r) => (resolve = r));
+    },
+    fire: () => {
+      if (resolve === null) pending++;
+      else {
+        const r = resolve;
+        resolve = null;
+        r();
+      }
+    },
+  };
+}
+
+const controlConn = await connect({ api, port: controlPort });
+async function control(request: unknown): Promise<Record<string, number>> {
+  await controlConn.writeFrame(new TextEncoder().encode(JSON.stringify(request)));
+  return JSON.parse(new TextDecoder().decode((await controlConn.readFrame())!));
+}
+
+async function time(iteration: () => Promise<void>): Promise<IterationStats> {
+  // mitata warms up first, then samples until min_cpu_time has passed.
+  const stats = await measure(iteration, { min_cpu_time: minCpuTime, max_samples: 100_000 });
+  return { ...stats, samples: stats.samples.length };
+}
+
+function payloadOf(size: number): Uint8Array {
+  return Uint8Array.from({ length: size }, (_, i) => i & 0xff);
+}
+
+async function rawCell(cell: Cell): Promise<[IterationStats, number]> {
+  const conn = await rawConnect(runtime, api, rawPort);
+  try {
+    if (cell.mode === "ping-pong") {
+      const message = payloadOf(cell.payload);
+      const echoed = signal();
+      let received = 0;
+      conn.onData((chunk) => {
+        received += chunk.length;
+        while (received >= cell.payload) {
+          received -= cell.payload;
+          echoed.fire();
+        }
+      });
+      return [
+        await time(async () => {
+          await conn.write(message);
+          await echoed.wait();
+        }),
+        1,
+      ];
+    }
+    const perBatch = framesPerBatch(cell.payload);
+    const batch = payloadOf(perBatch * cell.payload);
+    const acked = signal();
+    conn.onData((chunk) => {
+      for (let i = 0; i < chunk.length; i++) acked.fire();
+    });
+    return [
+      await time(async () => {
+        await conn.write(batch);
+        await acked.wait();
+      }),
+      perBatch,
+    ];
+  } finally {
+    conn.close();
+  }
+}
+
+async function framedCell(cell: Cell): Promise<[IterationStats, number]> {
+  const conn: FramedConn<Uint8Array> = await connect({ api, port: framedPort, codec });
+  try {
+    const frame = payloadOf(cell.payload);
+    const replied = signal();
+    const receiving = conn.onFrame((reply) => {
+      do_not_optimize(reply);
+      replied.fire();
+    }, { borrow: true });
+    receiving.catch(() => {});
+    if (cell.mode === "ping-pong") {
+      return [
+        await time(async () => {
+          conn.write(frame);
+          await replied.wait();
+        }),
+        1,
+      ];
+    }
+    const perBatch = framesPerBatch(cell.payload);
+    return [
+      await time(async () => {
+        // One write() per frame, as users write it; the library corks them.
+        for (let i = 0; i < perBatch; i++) conn.write(frame);
+        await replied.wait();
+      }),
+      perBatch,
+    ];
+  } finally {
+    conn.close();
+  }
+}
+
+async function ackCell(cell: Cell): Promise<[IterationStats, number]> {
+  const stream = await connectStream({ api, port: framedPort });
+  const sender = new AckSender({ maxFrameLength: 64 * 1024 * 1024 });
+  const replies: Uint8Array[] = [];
+  const replied = signal();
+  stream.start({
+    data(chunk) {
+      for (const byte of chunk) {
+        replies.push(new Uint8Array([byte]));
+        replied.fire();
+      }
+      return false;
+    },
+    end() {},
+    error() {},
+  });
+  const message = payloadOf(cell.payload);
+  try {
+    return [
+      await time(async () => {
+        await sendAll(stream, sender.announce(message));
+        await replied.wait();
+        await sendAll(stream, sender.receive(replies.shift()!)!);
+      }),
+      1,
+    ];
+  } finally {
+    stream.close();
+  }
+}
+
+async function sleepCell(cell: Cell): Promise<[IterationStats, number, number]> {
+  const conn = await rawConnect(runtime, api, rawPort);
+  const count = Number(values.messages);
+  const message = payloadOf(cell.payload);
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    await conn.write(message);
+    // sleep 0 means no sleep at all: back-to-back sends, the case sleeping tries to avoid.
+    if (cell.sleepMs! > 0) await new Promise((resolve) => setTimeout(resolve, cell.sleepMs));
+  }
+  const seconds = (performance.now() - start) / 1000;
+  // Let the server read everything before asking it how the reads were cut.
+  const deadline = Date.now() + 10_000;
+  let report = await control({ op: "report" });
+  while (report.bytes! < count * cell.payload && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    report = await control({ op: "report" });
+  }
+  conn.close();
+  const perMessageNs = (seconds * 1e9) / count;
+  const stats = {
+    p25: perMessageNs,
+    p50: perMessageNs,
+    p75: perMessageNs,
+    p99: perMessageNs,
+    avg: perMessageNs,
+    samples: count,
+  };
+  const sticky = 1 - report.clean_reads! / count;
+  return [stats, 1, sticky];
+}
+
+/** Sends exactly `cell.volume` bytes as frames, as fast as backpressure allows. */
+async function volumeCell(cell: Cell): Promise<void> {
+  const conn: FramedConn<Uint8Array> = await connect({ api, port: framedPort, codec });
+  const perBatch = framesPerBatch(cell.payload);
+  const batches = Math.ceil(cell.volume! / (cell.payload * perBatch));
+  let acks = 0;
+  const done = signal();
+  const receiving = conn.onFrame(() => {
+    if (++acks === batches) done.fire();
+  }, { borrow: true });
+  receiving.catch(() => {});
+  const frame = payloadOf(cell.payload);
+  for (let i = 0; i < batches * perBatch; i++) {
+    if (!conn.write(frame)) await conn.flush();
+  }
+  await conn.flush();
+  await done.wait();
+  conn.close();
+}
+
+for (const [index, cell] of cells.entries()) {
+  emit({ type: "start", index });
+  await control({ op: "cell", cell });
+  if (cell.volume !== undefined) {
+    await volumeCell(cell);
+    const report = await control({ op: "report" });
+    emit({ type: "rss", index, bytes: cell.volume, peak_rss_mb: report.peak_rss_mb });
+    continue;
+  }
+  let stats: IterationStats;
+  let perIteration: number;
+  let sticky: number | null = null;
+  if (cell.strategy === "raw") [stats, perIteration] = await rawCell(cell);
+  else if (cell.strategy === "length-prefix") [stats, perIteration] = await framedCell(cell);
+  else if (cell.strategy === "ack-handshake") [stats, perIteration] = await ackCell(cell);
+  else [stats, perIteration, sticky] = await sleepCell(cell);
+  const report = await control({ op: "report" });
+  const row: ResultRow = {
+    runtime,
+    api,
+    strategy: cell.strategy,
+    mode: cell.mode,
+    payload: cell.payload,
+    receive: cell.receive ?? null,
+    sleep_ms: cell.sleepMs ?? null,
+    ...figures(cell, stats, perIteration),
+    peak_rss_mb: report.peak_rss_mb!,
+    ratio_to_raw: null,
+    sticky_rate: sticky,
+  };
+  emit({ type: "result", index, row });
+}
+await control({ op: "quit" });
+controlConn.close();
+process.exit(0);

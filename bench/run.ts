@@ -1,0 +1,301 @@
+// `npm run bench`: every strategy × runtime × API over real loopback sockets, client and server in
+// separate processes, with the raw hand-written baseline, the decoders alone, it-length-prefixed
+// and Python asyncio in the same run. See bench/README.md for the method and the JSON schema.
+//
+//   npm run bench                         quick suite (under 90 s)
+//   npm run bench -- --full               everything (under 10 minutes)
+//   npm run bench -- --runtime deno,bun --strategy raw,length-prefix --payload 64 --json out.json
+
+import { spawn } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import type { RuntimeName, SocketApi } from "../mod.ts";
+import {
+  addRatios,
+  ALL_STRATEGIES,
+  type Cell,
+  cellsFor,
+  describeCell,
+  median,
+  PAYLOADS,
+  type Report,
+  type ResultRow,
+  schemaProblems,
+  type Strategy,
+} from "./_cells.ts";
+import { evaluateTargets, markdownReport, svgChart, terminalTables } from "./_report.ts";
+
+const { values } = parseArgs({
+  options: {
+    full: { type: "boolean", default: false },
+    runtime: { type: "string", default: "deno,bun,node" },
+    strategy: { type: "string", default: ALL_STRATEGIES.join(",") },
+    payload: { type: "string" },
+    rounds: { type: "string" },
+    json: { type: "string" },
+  },
+});
+const full = values.full!;
+const runtimes = values.runtime!.split(",") as RuntimeName[];
+const strategies = values.strategy!.split(",") as Strategy[];
+const payloads = values.payload
+  ? values.payload.split(",").map(Number)
+  : [...(full ? PAYLOADS.full : PAYLOADS.quick)];
+const rounds = Number(values.rounds ?? (full ? 5 : 2));
+const measureMs = full ? 400 : 120;
+const sleepMessages = full ? 200 : 50;
+const rssBytes = full ? 1024 ** 3 : 256 * 1024 ** 2;
+for (const r of runtimes) {
+  if (!["deno", "bun", "node"].includes(r)) throw new Error(`unknown runtime ${r}`);
+}
+for (const s of strategies) {
+  if (!ALL_STRATEGIES.includes(s)) throw new Error(`unknown strategy ${s}`);
+}
+
+const BIN = "node_modules/.bin";
+function command(runtime: RuntimeName, script: string): [string, string[]] {
+  if (runtime === "deno") return [`${BIN}/deno`, ["run", "-A", script]];
+  if (runtime === "bun") return [`${BIN}/bun`, [script]];
+  return [`${BIN}/tsx`, [script]]; // Node 20 cannot run .ts itself
+}
+
+/** Runs a process; calls onLine for each stdout line; resolves when it exits. */
+function runProcess(
+  cmd: string,
+  args: string[],
+  onLine: (line: string) => void,
+): { done: Promise<number>; kill(): void } {
+  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+  let partial = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (text: string) => {
+    const lines = (partial + text).split("\n");
+    partial = lines.pop()!;
+    lines.forEach(onLine);
+  });
+  child.stderr.on("data", (text) => (stderr += text));
+  // Every child is bounded: nothing here may run for more than 10 minutes.
+  const timer = setTimeout(() => child.kill("SIGKILL"), 600_000);
+  const done = new Promise<number>((resolve) =>
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (code !== 0 && stderr) process.stderr.write(stderr.slice(-2000));
+      resolve(code ?? 1);
+    })
+  );
+  return { done, kill: () => child.kill() };
+}
+
+async function version(cmd: string, args: string[]): Promise<string> {
+  let out = "";
+  await runProcess(cmd, args, (line) => (out ||= line.trim())).done;
+  return out;
+}
+
+async function startServer(runtime: RuntimeName, api: SocketApi) {
+  const [cmd, args] = command(runtime, "bench/server.ts");
+  let ports = "";
+  const server = runProcess(cmd, [...args, "--api", api], (line) => {
+    const m = /^listening control=(\d+) raw=(\d+) framed=(\d+)$/.exec(line);
+    if (m) ports = `${m[1]},${m[2]},${m[3]}`;
+  });
+  const deadline = Date.now() + 30_000;
+  while (ports === "" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  if (ports === "") throw new Error(`${runtime} ${api} server did not start`);
+  return { ports, server };
+}
+
+let progress = 0;
+let progressTotal = 0;
+const status = (text: string) =>
+  process.stdout.write(`\r\x1b[2K[${progress}/${progressTotal}] ${text}`);
+
+async function runClient(
+  runtime: RuntimeName,
+  api: SocketApi,
+  cells: Cell[],
+  onEvent: (e: Record<string, unknown>) => void,
+) {
+  const { ports, server } = await startServer(runtime, api);
+  const [cmd, args] = command(runtime, "bench/client.ts");
+  const client = runProcess(cmd, [
+    ...args,
+    ...["--api", api, "--ports", ports, "--cells", JSON.stringify(cells)],
+    ...["--time", String(measureMs), "--messages", String(sleepMessages)],
+  ], (line) => {
+    if (!line.startsWith("{")) return;
+    const event = JSON.parse(line);
+    if (event.type === "start") status(`${runtime} ${api}: ${describeCell(cells[event.index])}`);
+    else {
+      progress++;
+      onEvent(event);
+    }
+  });
+  const code = await client.done;
+  server.kill();
+  await server.done;
+  if (code !== 0) {
+    console.log(`\n${runtime} ${api}: the client exited with ${code}; its cells are missing`);
+  }
+}
+
+// ── Plan ─────────────────────────────────────────────────────────────────────────────────────
+
+const combos = runtimes.flatMap((runtime) =>
+  (runtime === "node" ? ["node"] : ["native", "node"]).map((api) => ({
+    runtime,
+    api: api as SocketApi,
+  }))
+);
+const cells = cellsFor({ full, strategies, payloads });
+// Rounds interleave the cells, so a burst of noise on this shared machine hits every cell alike.
+const plan = Array.from({ length: rounds }, () => cells).flat().filter((c, i) =>
+  c.strategy !== "sleep" || i < cells.length
+);
+const rssCombos = combos.filter((c) => c.api === "native" && strategies.includes("length-prefix"));
+progressTotal = combos.length * plan.length + rssCombos.length;
+const started = Date.now();
+console.log(
+  `framed benchmark (${
+    full ? "full" : "quick"
+  }): ${combos.length} runtime × API combinations, ${cells.length} cells × ${rounds} rounds each`,
+);
+
+const report: Report = {
+  schema: "framed-bench/1",
+  date: new Date().toISOString(),
+  suite: full ? "full" : "quick",
+  runtimes: {},
+  machine: {
+    cpu: os.cpus()[0]?.model ?? "unknown",
+    cores: os.cpus().length,
+    memory_gb: Math.round(os.totalmem() / 2 ** 30),
+    os: `${os.type()} ${os.release()}`,
+  },
+  results: [],
+  rss_checks: [],
+  codec_only: [],
+  targets: [],
+};
+for (const runtime of runtimes) {
+  const text = await version(runtime === "node" ? "node" : `${BIN}/${runtime}`, ["--version"]);
+  report.runtimes[runtime] = text.replace(/^deno /, "").replace(/^v/, "").split(" ")[0]!;
+}
+
+// ── Sockets ──────────────────────────────────────────────────────────────────────────────────
+
+const samples = new Map<string, ResultRow[]>();
+for (const { runtime, api } of combos) {
+  await runClient(runtime, api, plan, (event) => {
+    if (event.type !== "result") return;
+    const row = event.row as ResultRow;
+    const key = JSON.stringify([
+      row.runtime,
+      row.api,
+      row.strategy,
+      row.mode,
+      row.payload,
+      row.receive,
+      row.sleep_ms,
+    ]);
+    samples.set(key, [...(samples.get(key) ?? []), row]);
+  });
+}
+for (const { runtime, api } of rssCombos) {
+  await runClient(runtime, api, [{
+    strategy: "length-prefix",
+    mode: "stream",
+    payload: 65536,
+    receive: "callback",
+    volume: rssBytes,
+  }], (event) => {
+    if (event.type === "rss") {
+      report.rss_checks.push({
+        runtime,
+        api,
+        bytes: event.bytes as number,
+        peak_rss_mb: event.peak_rss_mb as number,
+      });
+    }
+  });
+}
+
+// The median of the rounds for every figure; spread is the rounds' range relative to that median
+// (or mitata's interquartile spread when there was one round).
+for (const rows of samples.values()) {
+  const pick = (f: (r: ResultRow) => number | null) => {
+    const xs = rows.map(f).filter((x): x is number => x !== null);
+    return xs.length ? median(xs) : null;
+  };
+  const fps = rows.map((r) => r.frames_per_s);
+  report.results.push({
+    ...rows[0]!,
+    frames_per_s: median(fps),
+    mb_per_s: pick((r) => r.mb_per_s)!,
+    rtt_p50_us: pick((r) => r.rtt_p50_us),
+    rtt_p99_us: pick((r) => r.rtt_p99_us),
+    peak_rss_mb: Math.max(...rows.map((r) => r.peak_rss_mb ?? 0)),
+    sticky_rate: pick((r) => r.sticky_rate),
+    spread: rows.length > 1 ? (Math.max(...fps) - Math.min(...fps)) / median(fps) : rows[0]!.spread,
+    samples: rows.reduce((n, r) => n + r.samples, 0),
+  });
+}
+addRatios(report.results);
+
+// ── References: decoders alone, it-length-prefixed, Python asyncio ──────────────────────────
+
+if (strategies.includes("length-prefix")) {
+  for (const runtime of runtimes) {
+    status(`${runtime}: decoders alone (framed, it-length-prefixed)`);
+    const [cmd, args] = command(runtime, "bench/codec_bench.ts");
+    await runProcess(cmd, [...args, "--payloads", payloads.join(",")], (line) => {
+      if (line.startsWith("[")) report.codec_only.push(...JSON.parse(line));
+    }).done;
+  }
+  status("python3 asyncio + struct");
+  report.runtimes.python =
+    (await version("python3", ["bench/peers/asyncio_bench.py", "version"])) || "unknown";
+  let port = "";
+  const py = runProcess(
+    "python3",
+    ["bench/peers/asyncio_bench.py", "server"],
+    (line) => (port = line.split(" ")[1] ?? ""),
+  );
+  const deadline = Date.now() + 10_000;
+  while (port === "" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  await runProcess("python3", [
+    "bench/peers/asyncio_bench.py",
+    "client",
+    port,
+    payloads.join(","),
+    String(measureMs * rounds / 1000),
+  ], (line) => {
+    if (line.startsWith("{")) report.results.push(JSON.parse(line));
+  }).done;
+  py.kill();
+}
+
+report.targets = evaluateTargets(report);
+const problems = schemaProblems(report);
+if (problems.length > 0) {
+  throw new Error(`the report breaks its own schema:\n${problems.join("\n")}`);
+}
+
+// ── Output ───────────────────────────────────────────────────────────────────────────────────
+
+process.stdout.write("\r\x1b[2K");
+console.log(terminalTables(report));
+mkdirSync("bench/results", { recursive: true });
+const base = `bench/results/${report.suite}`;
+writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + "\n");
+writeFileSync(`${base}.md`, markdownReport(report));
+writeFileSync(`${base}.svg`, svgChart(report));
+if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2) + "\n");
+console.log(
+  `wrote ${base}.json, ${base}.md and ${base}.svg${values.json ? ` and ${values.json}` : ""} in ${
+    ((Date.now() - started) / 1000).toFixed(0)
+  } s`,
+);

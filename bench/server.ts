@@ -1,0 +1,154 @@
+// The receiving side of every benchmark cell, in its own process. Started by bench/run.ts as
+//   <runtime> bench/server.ts --api native|node
+// It prints `listening control=P raw=P framed=P`, then serves cells one at a time: the client
+// announces each cell on the control connection, runs it on the raw or framed port, and asks for
+// the report (peak RSS of this process during the cell, messages and sticky reads).
+
+import process from "node:process";
+import { parseArgs } from "node:util";
+import {
+  AckReceiver,
+  detectRuntime,
+  type FramedConn,
+  lengthPrefix,
+  sendAll,
+  serve,
+  type SocketApi,
+} from "../mod.ts";
+import { rawListen } from "./_raw.ts";
+import type { Cell } from "./_cells.ts";
+import { framesPerBatch } from "./_cells.ts";
+
+const { values } = parseArgs({ options: { api: { type: "string", default: "native" } } });
+const api = values.api as SocketApi;
+const runtime = detectRuntime();
+const MAX_FRAME = 64 * 1024 * 1024;
+const ACK_BYTE = new Uint8Array([1]);
+
+let cell: Cell | null = null;
+let peakRss = 0;
+let messages = 0;
+let reads = 0;
+let cleanReads = 0;
+let bytes = 0;
+const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 10);
+
+function startCell(next: Cell): void {
+  cell = next;
+  peakRss = process.memoryUsage().rss;
+  messages =
+    reads =
+    cleanReads =
+    bytes =
+      0;
+}
+
+// ── Raw cells: hand-written loops on the runtime's own API ───────────────────────────────────
+
+const raw = await rawListen(runtime, api, (conn) => {
+  const current = cell!;
+  if (current.mode === "ping-pong") {
+    // Echo every chunk back as it comes; the client waits for `payload` bytes.
+    conn.onData((chunk) => void conn.write(chunk.slice()));
+  } else if (current.strategy === "sleep") {
+    // Read without framing and count how many reads were exactly one message.
+    conn.onData((chunk) => {
+      reads++;
+      if (chunk.length === current.payload && bytes % current.payload === 0) cleanReads++;
+      bytes += chunk.length;
+      messages = Math.floor(bytes / current.payload);
+    });
+  } else {
+    const batch = framesPerBatch(current.payload) * current.payload;
+    let acked = 0;
+    conn.onData((chunk) => {
+      bytes += chunk.length;
+      const due = Math.floor(bytes / batch) - acked;
+      if (due > 0) {
+        acked += due;
+        void conn.write(new Uint8Array(due).fill(1));
+      }
+    });
+  }
+});
+
+// ── Framed cells: the public API, as users write it ──────────────────────────────────────────
+
+async function framedCell(conn: FramedConn<Uint8Array>): Promise<void> {
+  const current = cell!;
+  if (current.strategy === "ack-handshake") {
+    const stream = conn.stream;
+    const receiver = new AckReceiver({ maxFrameLength: MAX_FRAME });
+    await new Promise<void>((resolve) => {
+      stream.start({
+        data(chunk) {
+          receiver.push(chunk, () => messages++);
+          const reply = receiver.takeReply();
+          if (reply !== null) void sendAll(stream, reply);
+          return false;
+        },
+        end: resolve,
+        error: resolve,
+      });
+    });
+    return;
+  }
+  if (current.mode === "ping-pong") {
+    // Not borrowed: write() may keep a reference to a large frame until it is flushed.
+    await conn.onFrame((frame) => conn.write(frame));
+    return;
+  }
+  const perBatch = framesPerBatch(current.payload);
+  let frames = 0;
+  const ack = () => {
+    if (++frames % perBatch === 0) conn.write(ACK_BYTE);
+  };
+  if (current.receive === "for-await") {
+    for await (const _frame of conn) ack();
+  } else {
+    await conn.onFrame(ack, { borrow: true });
+  }
+  messages = frames;
+}
+
+const framed = await serve({
+  api,
+  codec: lengthPrefix({ maxFrameLength: MAX_FRAME }),
+  handler: framedCell,
+  onError: () => {}, // the client closes mid-cell when it has measured enough
+});
+
+// ── Control: one JSON message per frame ──────────────────────────────────────────────────────
+
+const control = await serve({
+  api,
+  handler: async (conn) => {
+    for await (const frame of conn) {
+      const request = JSON.parse(new TextDecoder().decode(frame));
+      let reply: unknown = { ok: true };
+      if (request.op === "cell") startCell(request.cell);
+      else if (request.op === "report") {
+        reply = {
+          peak_rss_mb: Math.max(peakRss, process.memoryUsage().rss) / 2 ** 20,
+          messages,
+          reads,
+          clean_reads: cleanReads,
+          bytes,
+        };
+      } else if (request.op === "quit") {
+        await conn.writeFrame(new TextEncoder().encode(JSON.stringify(reply)));
+        clearInterval(sampler);
+        raw.close();
+        void framed.shutdown();
+        void control.shutdown();
+        setTimeout(() => process.exit(0), 100);
+        return;
+      }
+      await conn.writeFrame(new TextEncoder().encode(JSON.stringify(reply)));
+    }
+  },
+});
+
+console.log(
+  `listening control=${control.address.port} raw=${raw.port} framed=${framed.address.port}`,
+);
