@@ -111,7 +111,8 @@ export interface IterationStats {
 
 /**
  * Turns per-iteration times into the report's figures. A stream iteration moves
- * `framesPerIteration` frames; a ping-pong iteration is one round trip of one frame.
+ * `framesPerIteration` frames (throughput from the mean iteration time); a ping-pong iteration is
+ * one round trip of one frame (frames/s from the median).
  */
 export function figures(
   cell: Cell,
@@ -121,7 +122,10 @@ export function figures(
   ResultRow,
   "frames_per_s" | "mb_per_s" | "rtt_p50_us" | "rtt_p99_us" | "spread" | "samples"
 > {
-  const seconds = stats.p50 / 1e9;
+  // Streams keep two batches in flight, so single iterations are bimodal (the ack was already
+  // there, or not): the mean iteration time is the steady-state time per batch. Round trips use
+  // the median.
+  const seconds = (cell.mode === "stream" ? stats.avg : stats.p50) / 1e9;
   const framesPerS = framesPerIteration / seconds;
   return {
     frames_per_s: framesPerS,

@@ -40,7 +40,9 @@ export class LengthPrefixDecoder implements Decoder<Uint8Array> {
 
   get bufferedBytes(): number {
     return this.#header.pending +
-      (this.#body === null ? 0 : this.#header.headerSize + this.#bodyFilled);
+      (this.#body === null
+        ? 0
+        : (this.#header.width || this.#header.headerSize) + this.#bodyFilled);
   }
 
   push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): boolean {
@@ -68,10 +70,18 @@ export class LengthPrefixDecoder implements Decoder<Uint8Array> {
       onFrame(body);
     }
     const header = this.#header;
+    const fast = header.fast;
+    const width = header.width;
     while (offset < end) {
-      const length = header.read(chunk, offset);
-      offset += header.consumed;
-      if (length === INCOMPLETE) break;
+      let length: number;
+      if (fast !== null && end - offset >= width && header.pending === 0) {
+        length = fast(chunk, offset);
+        offset += width;
+      } else {
+        length = header.read(chunk, offset);
+        offset += header.consumed;
+        if (length === INCOMPLETE) break;
+      }
       this.#onHeader?.(length);
       const stop = offset + length;
       if (stop <= end) {
@@ -93,7 +103,7 @@ export class LengthPrefixDecoder implements Decoder<Uint8Array> {
   finish(): void {
     if (this.#failure !== null) throw this.#failure;
     if (this.#body !== null) {
-      const headerSize = this.#header.headerSize;
+      const headerSize = this.#header.width || this.#header.headerSize;
       throw new IncompleteFrameError(headerSize + this.#bodyFilled, headerSize + this.#body.length);
     }
     if (this.#header.pending > 0) throw new IncompleteFrameError(this.#header.pending);

@@ -13,6 +13,38 @@ import {
 /** Returned by `read` when the chunk ended inside the header. */
 export const INCOMPLETE = -1;
 
+type FastRead = (bytes: Uint8Array, offset: number) => number;
+
+/**
+ * A specialised reader for a header that lies whole inside one chunk: the hot path of every
+ * length-prefixed stream. Built from the format's row of the table (width, byte order, sign) with
+ * plain bit operations; 8-byte formats keep the generic path, which handles values above 2^32.
+ * It validates as `read` does: negative and oversize lengths throw.
+ */
+function fastReader(spec: FixedLengthSpec, maxLength: number): FastRead | null {
+  const { width, littleEndian, signed } = spec;
+  let raw: FastRead;
+  if (width === 1) raw = (b, o) => b[o]!;
+  else if (width === 2) {
+    raw = littleEndian ? (b, o) => b[o]! | (b[o + 1]! << 8) : (b, o) => (b[o]! << 8) | b[o + 1]!;
+  } else if (width === 4) {
+    // A signed 32-bit result: negative exactly when the top bit is set.
+    raw = littleEndian
+      ? (b, o) => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24)
+      : (b, o) => (b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!;
+  } else return null;
+  const unsigned32 = width === 4 && !signed;
+  return (bytes, offset) => {
+    let value = raw(bytes, offset);
+    if (value < 0) {
+      if (!unsigned32) throw new InvalidLengthError("negative", value);
+      value += 2 ** 32;
+    }
+    if (value > maxLength) throw new FrameTooLargeError(value, maxLength, "decode");
+    return value;
+  };
+}
+
 /**
  * Reads a length header that may arrive split over any number of chunks. The limit is checked as
  * soon as the header is complete, before the caller allocates anything for the body.
@@ -22,6 +54,10 @@ export class LengthHeaderReader {
   consumed = 0;
   /** Size of the last complete header, in bytes. */
   headerSize = 0;
+  /** The fixed header width, or 0 for varint. */
+  readonly width: number;
+  /** For fixed widths up to 4 bytes: reads a header that is whole in the chunk. */
+  readonly fast: FastRead | null;
   readonly #spec: FixedLengthSpec | null;
   readonly #maxLength: number;
   readonly #partial = new Uint8Array(MAX_VARINT_BYTES);
@@ -30,6 +66,8 @@ export class LengthHeaderReader {
   constructor(format: LengthFormat, maxLength: number) {
     this.#spec = format === "varint" ? null : FIXED_LENGTH_FORMATS[format];
     this.#maxLength = maxLength;
+    this.width = this.#spec?.width ?? 0;
+    this.fast = this.#spec === null ? null : fastReader(this.#spec, maxLength);
   }
 
   /** Bytes of an unfinished header held from earlier chunks. */
