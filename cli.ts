@@ -35,9 +35,16 @@ import {
 const USAGE = `usage: framed <command> [options]
 
 commands:
-  echo   --framing length|delimiter|json-header [--length-format FMT] [--max-frame BYTES]
-         [--delimiter STR] [--host 127.0.0.1] [--port 0] [--api native|node]
-  send   --framing … --port P [--host H] [--length-format FMT] [--delimiter STR] MESSAGE…
+  echo         --framing length|delimiter|json-header [--length-format FMT] [--max-frame BYTES]
+               [--delimiter STR] [--host 127.0.0.1] [--port 0] [--api native|node]
+  send         --framing … --port P [--host H] [--length-format FMT] [--delimiter STR] MESSAGE…
+  sticky-demo  [--api native|node]          reproduce sticky packets, then fix them
+  exec-server  [--host 127.0.0.1] [--port 0] [--token T] [--timeout SEC] [--max-output BYTES]
+  exec         --port P [--host H] [--token T] -- CMD ARG…
+  file-server  --dir DIR [--host 127.0.0.1] [--port 0] [--max-size BYTES]
+  put          --port P [--host H] FILE
+  get          --port P [--host H] NAME --out FILE
+  udp-demo     [--api native|node]          UDP keeps boundaries, and loses datagrams
 
 length formats: u8 u16be u16le u32be u32le i32be i32le u64be u64le varint (default u32be)
 delimiter escapes: \\n \\r \\t \\0 \\\\ \\xHH (default \\n)`;
@@ -212,7 +219,179 @@ async function exchange<T>(
   return replies;
 }
 
-const COMMANDS: Record<string, (args: string[]) => Promise<void>> = { echo, send };
+/** Prints the listening line, then waits for SIGINT/SIGTERM and exits 0. */
+async function serveUntilSignal(hostname: string, port: number, stop: () => void): Promise<void> {
+  console.log(`listening on ${hostname}:${port}`);
+  await new Promise<void>((resolve) => {
+    process.on("SIGINT", resolve);
+    process.on("SIGTERM", resolve);
+  });
+  stop();
+  process.exit(0);
+}
+
+async function stickyDemoCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { api: { type: "string", default: "native" } },
+    strict: true,
+  });
+  const { stickyDemo } = await import("./examples/sticky_demo.ts");
+  await stickyDemo(apiFrom(values.api));
+}
+
+async function udpDemoCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { api: { type: "string", default: "native" } },
+    strict: true,
+  });
+  const { udpDemo } = await import("./examples/udp_demo.ts");
+  await udpDemo(apiFrom(values.api));
+}
+
+async function execServerCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string" },
+      token: { type: "string" },
+      timeout: { type: "string", default: "10" },
+      "max-output": { type: "string" },
+      api: { type: "string", default: "native" },
+    },
+    strict: true,
+  });
+  const { execServer } = await import("./examples/exec.ts");
+  const host = values.host!;
+  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host) && values.token === undefined) {
+    throw new UsageError(`refusing to serve commands on ${host} without --token`);
+  }
+  const server = await execServer({
+    hostname: host,
+    port: integerFlag("port", values.port, 0),
+    token: values.token,
+    timeout: Number(values.timeout),
+    maxOutput: values["max-output"] === undefined
+      ? undefined
+      : integerFlag("max-output", values["max-output"]),
+    api: apiFrom(values.api),
+  });
+  await serveUntilSignal(
+    server.address.hostname,
+    server.address.port,
+    () => void server.shutdown(),
+  );
+}
+
+async function execCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string" },
+      token: { type: "string" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length === 0) {
+    throw new UsageError("exec needs a command: exec --port P -- CMD ARG…");
+  }
+  const { execRemote } = await import("./examples/exec.ts");
+  const reply = await execRemote(
+    { hostname: values.host, port: integerFlag("port", values.port), token: values.token },
+    positionals,
+  );
+  await new Promise<void>((resolve) => process.stdout.write(reply.stdout, () => resolve()));
+  await new Promise<void>((resolve) => process.stderr.write(reply.stderr, () => resolve()));
+  if (reply.truncated) console.error("framed exec: output truncated at the server's --max-output");
+  if (reply.timedOut) {
+    console.error("framed exec: the command timed out and was killed");
+    process.exit(124);
+  }
+  process.exit(reply.exitCode ?? 128);
+}
+
+async function fileServerCommand(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      dir: { type: "string" },
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string" },
+      "max-size": { type: "string" },
+      api: { type: "string", default: "native" },
+    },
+    strict: true,
+  });
+  if (values.dir === undefined) throw new UsageError("--dir is required");
+  const { fileServer } = await import("./examples/file_transfer.ts");
+  const server = await fileServer({
+    dir: values.dir,
+    hostname: values.host,
+    port: integerFlag("port", values.port, 0),
+    maxSize: values["max-size"] === undefined
+      ? undefined
+      : integerFlag("max-size", values["max-size"]),
+    api: apiFrom(values.api),
+    onError: (error) =>
+      console.error(`framed file-server: ${error instanceof Error ? error.message : error}`),
+  });
+  await serveUntilSignal(server.hostname, server.port, () => server.close());
+}
+
+async function putCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: { host: { type: "string", default: "127.0.0.1" }, port: { type: "string" } },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1) throw new UsageError("put takes one FILE");
+  const { putFile } = await import("./examples/file_transfer.ts");
+  const reply = await putFile(
+    { hostname: values.host, port: integerFlag("port", values.port) },
+    positionals[0]!,
+  );
+  console.log(`uploaded ${reply.file_name}: ${reply.stored_bytes} bytes, sha256 ${reply.sha256}`);
+}
+
+async function getCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    options: {
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string" },
+      out: { type: "string" },
+    },
+    allowPositionals: true,
+    strict: true,
+  });
+  if (positionals.length !== 1 || values.out === undefined) {
+    throw new UsageError("get takes NAME and --out FILE");
+  }
+  const { getFile } = await import("./examples/file_transfer.ts");
+  const reply = await getFile(
+    { hostname: values.host, port: integerFlag("port", values.port) },
+    positionals[0]!,
+    values.out,
+  );
+  console.log(`downloaded ${reply.file_name}: ${reply.file_size} bytes, sha256 ${reply.sha256}`);
+}
+
+const COMMANDS: Record<string, (args: string[]) => Promise<void>> = {
+  echo,
+  send,
+  "sticky-demo": stickyDemoCommand,
+  "exec-server": execServerCommand,
+  exec: execCommand,
+  "file-server": fileServerCommand,
+  put: putCommand,
+  get: getCommand,
+  "udp-demo": udpDemoCommand,
+};
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;

@@ -39,4 +39,5 @@ export * from "./lib/send.ts";
 export * from "./lib/byte_stream.ts";
 export * from "./lib/framed_conn.ts";
 export * from "./lib/serve.ts";
+export * from "./lib/datagram.ts";
 export * from "./lib/adapters/auto.ts";

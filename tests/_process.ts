@@ -15,6 +15,8 @@ export function runtimeCommand(script: string, extraDenoFlags: string[] = []): [
 }
 
 export interface Running {
+  /** The child's process id. */
+  pid: number;
   /** Sends a signal to the child (SIGTERM by default). */
   kill(signal?: "SIGTERM" | "SIGINT" | "SIGKILL"): void;
   /** Complete stdout lines so far. */
@@ -58,7 +60,13 @@ function startWithNode(command: string, args: string[]): Running {
       resolve(code ?? signal ?? -1);
     });
   });
-  return { kill: (signal) => void child.kill(signal), lines, stderr: () => errors, exited };
+  return {
+    pid: child.pid!,
+    kill: (signal) => void child.kill(signal),
+    lines,
+    stderr: () => errors,
+    exited,
+  };
 }
 
 // Deno's node:child_process reports the signal it sent as the cause of exit even when the child
@@ -84,6 +92,7 @@ function startWithDeno(command: string, args: string[]): Running {
     return status.signal ?? status.code;
   })();
   return {
+    pid: child.pid,
     kill: (signal = "SIGTERM") => {
       try {
         child.kill(signal);

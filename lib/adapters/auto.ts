@@ -8,6 +8,7 @@
 
 import type { ByteListener, ByteStream, NetAddress } from "../byte_stream.ts";
 import type { Codec } from "../codec.ts";
+import type { DatagramSocket } from "../datagram.ts";
 import { FramedConn, type FramedConnOptions } from "../framed_conn.ts";
 import { lengthPrefix } from "../length_prefix.ts";
 import { type ServeHandlerOptions, serveListener, type Server } from "../serve.ts";
@@ -129,6 +130,34 @@ export async function connectStream(
 }
 
 /**
+ * Listens and hands out raw {@linkcode ByteStream}s, with no framing: for protocols that manage
+ * their own decoding (for example streaming a large body to a file).
+ *
+ * @param options Where to listen, and which socket API to use.
+ * @returns The listener.
+ *
+ * @example
+ * ```ts ignore
+ * import { listenStreams } from "@nianbao/framed";
+ *
+ * const listener = await listenStreams({ port: 0 });
+ * const stream = await listener.accept();
+ * ```
+ */
+export async function listenStreams(
+  options: {
+    hostname?: string;
+    port?: number;
+    api?: SocketApi;
+    reusePort?: boolean;
+    noDelay?: boolean;
+  } = {},
+): Promise<ByteListener> {
+  const adapter = await loadAdapter(options.api);
+  return adapter.listenStreams(options);
+}
+
+/**
  * Connects to a framed server.
  *
  * @param options Where to connect, and the framing.
@@ -216,4 +245,33 @@ export async function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<S
     ...options,
     codec: options.codec ?? (lengthPrefix() as unknown as Codec<T>),
   });
+}
+
+/**
+ * Binds a UDP socket on the running runtime: `Deno.listenDatagram` (Deno needs `--unstable-net`),
+ * `Bun.udpSocket`, or `node:dgram` (`api: "node"`, and in Node).
+ *
+ * @param options Where to bind, and which API to use.
+ * @returns The socket.
+ *
+ * @example
+ * ```ts ignore
+ * import { bindDatagram } from "@nianbao/framed";
+ *
+ * const a = await bindDatagram({ port: 0 });
+ * const b = await bindDatagram({ port: 0 });
+ * await a.send(new TextEncoder().encode("hello"), b.address);
+ * console.log(await b.receive()); // one datagram, whole
+ * ```
+ */
+export async function bindDatagram(
+  options: { hostname?: string; port?: number; api?: SocketApi } = {},
+): Promise<DatagramSocket> {
+  const runtime = options.api === "node" ? "node" : detectRuntime();
+  const adapter = runtime === "deno"
+    ? await import("./udp_deno.ts")
+    : runtime === "bun"
+    ? await import("./udp_bun.ts")
+    : await import("./udp_node.ts");
+  return adapter.bindDatagram(options);
 }

@@ -1,0 +1,100 @@
+/**
+ * UDP datagrams: the other half of the socket tutorial. Each datagram arrives whole, as one
+ * message, so UDP has no sticky packets; but a datagram can be lost, duplicated or reordered, and
+ * nothing is acknowledged.
+ *
+ * @module
+ */
+
+import type { NetAddress } from "./byte_stream.ts";
+import { FramedError } from "./errors.ts";
+
+/**
+ * The largest UDP payload over IPv4: 65,535 − 8 (UDP header) − 20 (IP header) = 65,507 bytes.
+ *
+ * @example
+ * ```ts
+ * import { MAX_DATAGRAM_PAYLOAD } from "@nianbao/framed";
+ *
+ * if (MAX_DATAGRAM_PAYLOAD !== 65_507) throw new Error("IPv4's limit");
+ * ```
+ */
+export const MAX_DATAGRAM_PAYLOAD = 65_507;
+
+/**
+ * A datagram over {@linkcode MAX_DATAGRAM_PAYLOAD} was refused before anything was sent.
+ *
+ * @example
+ * ```ts
+ * import { DatagramTooLargeError } from "@nianbao/framed";
+ *
+ * const error = new DatagramTooLargeError(70_000);
+ * if (error.length !== 70_000 || error.code !== "DATAGRAM_TOO_LARGE") throw new Error("lost facts");
+ * ```
+ */
+export class DatagramTooLargeError extends FramedError {
+  /** The refused payload's length. */
+  readonly length: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param length The refused payload's length.
+   */
+  constructor(length: number) {
+    super(
+      "DATAGRAM_TOO_LARGE",
+      `a UDP datagram carries at most ${MAX_DATAGRAM_PAYLOAD} bytes of payload; refusing ${length}`,
+    );
+    this.length = length;
+  }
+}
+
+/**
+ * Refuses a payload that cannot fit in one UDP datagram. Empty payloads are valid datagrams.
+ *
+ * @param payload The bytes to send.
+ * @throws {DatagramTooLargeError} When `payload` is over 65,507 bytes.
+ *
+ * @example
+ * ```ts
+ * import { checkDatagram, DatagramTooLargeError } from "@nianbao/framed";
+ *
+ * checkDatagram(new Uint8Array(0)); // fine: an empty datagram
+ * try {
+ *   checkDatagram(new Uint8Array(65_508));
+ *   throw new Error("should have been refused");
+ * } catch (error) {
+ *   if (!(error instanceof DatagramTooLargeError)) throw error;
+ * }
+ * ```
+ */
+export function checkDatagram(payload: Uint8Array): void {
+  if (payload.length > MAX_DATAGRAM_PAYLOAD) throw new DatagramTooLargeError(payload.length);
+}
+
+/** One received datagram. */
+export interface Datagram {
+  /** The payload, whole. */
+  readonly data: Uint8Array;
+  /** Who sent it. */
+  readonly remote: NetAddress;
+}
+
+/**
+ * A bound UDP socket, the same in every runtime. Adapters provide it: `Deno.listenDatagram`,
+ * `Bun.udpSocket` and `node:dgram`.
+ */
+export interface DatagramSocket {
+  /** Where it is bound. */
+  readonly address: NetAddress;
+  /**
+   * Sends one datagram.
+   * @throws {DatagramTooLargeError} Before sending, when `data` is over 65,507 bytes.
+   */
+  send(data: Uint8Array, to: NetAddress): Promise<void>;
+  /** Waits for the next datagram; `null` once closed. */
+  receive(): Promise<Datagram | null>;
+  /** Closes the socket. Idempotent. */
+  close(): void;
+}
