@@ -1,4 +1,4 @@
-// Internal: turns pushed datagrams (Bun and node:dgram call back) into `receive()` promises.
+// Internal: turns pushed datagrams (Bun and Node's dgram module call back) into `receive()` promises.
 // Bounded: past `limit` waiting datagrams the oldest are dropped, as a full kernel buffer would.
 
 import type { Datagram } from "./datagram.ts";

@@ -30,7 +30,7 @@ export interface ByteStreamHandlers {
 }
 
 /**
- * One TCP connection as the core sees it. Adapters for Deno, Bun and node:net implement it; so can
+ * One TCP connection as the core sees it. Adapters for Deno, Bun and Node's net module implement it; so can
  * anything else (a TLS socket, a Unix socket, an in-memory pipe in a test).
  *
  * `write` may accept only part of a buffer but never zero bytes: when the socket is full it waits

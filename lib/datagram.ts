@@ -82,8 +82,8 @@ export interface Datagram {
 }
 
 /**
- * A bound UDP socket, the same in every runtime. Adapters provide it: `Deno.listenDatagram`,
- * `Bun.udpSocket` and `node:dgram`.
+ * A bound UDP socket, the same in every runtime. Adapters provide it over Deno's `listenDatagram`,
+ * Bun's `udpSocket` and Node's `dgram` module (see lib/adapters/).
  */
 export interface DatagramSocket {
   /** Where it is bound. */

@@ -13,7 +13,7 @@ import { PartialWriteError } from "./errors.ts";
 
 /**
  * The smallest thing that can be written to. A Deno `Conn` satisfies it as it is; the Bun and
- * node:net adapters provide one. A write may accept fewer bytes than it was given, but never zero
+ * Node net adapters provide one. A write may accept fewer bytes than it was given, but never zero
  * for a non-empty buffer: a writer that has no room waits until it has.
  */
 export interface Writer {
