@@ -2,16 +2,15 @@
 // ack-handshake receiver.
 
 import { INCOMPLETE, LengthHeaderReader } from "./_length_reader.ts";
-import type { Decoder } from "./codec.ts";
+import { FailOnceDecoder } from "./_fail_once.ts";
 import { IncompleteFrameError } from "./errors.ts";
 import type { LengthFormat } from "./length_format.ts";
 
-export class LengthPrefixDecoder implements Decoder<Uint8Array> {
+export class LengthPrefixDecoder extends FailOnceDecoder<Uint8Array> {
   readonly #header: LengthHeaderReader;
   // A frame whose body spans chunks is assembled here; it is handed out whole, then dropped.
   #body: Uint8Array | null = null;
   #bodyFilled = 0;
-  #failure: unknown = null;
 
   // Called once per frame as soon as its header is read, before any of its body (the ack
   // handshake answers here).
@@ -25,6 +24,7 @@ export class LengthPrefixDecoder implements Decoder<Uint8Array> {
     maxFrameLength: number,
     options: { onHeader?: (length: number) => void; reuseFrameBuffer?: boolean } = {},
   ) {
+    super();
     this.#header = new LengthHeaderReader(format, maxFrameLength);
     this.#onHeader = options.onHeader;
     this.#reuse = options.reuseFrameBuffer ?? false;
@@ -38,24 +38,14 @@ export class LengthPrefixDecoder implements Decoder<Uint8Array> {
     return this.#scratch.subarray(0, length);
   }
 
-  get bufferedBytes(): number {
+  override get bufferedBytes(): number {
     return this.#header.pending +
       (this.#body === null
         ? 0
         : (this.#header.width || this.#header.headerSize) + this.#bodyFilled);
   }
 
-  push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): boolean {
-    if (this.#failure !== null) throw this.#failure;
-    try {
-      return this.#push(chunk, onFrame);
-    } catch (error) {
-      this.#failure = error;
-      throw error;
-    }
-  }
-
-  #push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): boolean {
+  protected decode(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): boolean {
     const end = chunk.length;
     let offset = 0;
     let views = false;
@@ -100,8 +90,7 @@ export class LengthPrefixDecoder implements Decoder<Uint8Array> {
     return views;
   }
 
-  finish(): void {
-    if (this.#failure !== null) throw this.#failure;
+  protected end(): void {
     if (this.#body !== null) {
       const headerSize = this.#header.width || this.#header.headerSize;
       throw new IncompleteFrameError(headerSize + this.#bodyFilled, headerSize + this.#body.length);

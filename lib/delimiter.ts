@@ -5,6 +5,7 @@
  */
 
 import { encodeToBytes } from "./_byte_queue.ts";
+import { FailOnceDecoder } from "./_fail_once.ts";
 import type { Codec, Decoder, EncodeSink } from "./codec.ts";
 import { DelimiterInRecordError, FrameTooLargeError, IncompleteFrameError } from "./errors.ts";
 
@@ -102,34 +103,24 @@ class DelimiterCodec implements Codec<Uint8Array> {
   }
 }
 
-class DelimiterDecoder implements Decoder<Uint8Array> {
+class DelimiterDecoder extends FailOnceDecoder<Uint8Array> {
   readonly #delimiter: Uint8Array;
   readonly #maxRecordLength: number;
   // Bytes of an unfinished record (possibly ending in part of a delimiter), from earlier chunks.
   #pending = new Uint8Array(0);
   #pendingLength = 0;
-  #failure: unknown = null;
 
   constructor(delimiterBytes: Uint8Array, maxRecordLength: number) {
+    super();
     this.#delimiter = delimiterBytes;
     this.#maxRecordLength = maxRecordLength;
   }
 
-  get bufferedBytes(): number {
+  override get bufferedBytes(): number {
     return this.#pendingLength;
   }
 
-  push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): boolean {
-    if (this.#failure !== null) throw this.#failure;
-    try {
-      return this.#push(chunk, onFrame);
-    } catch (error) {
-      this.#failure = error;
-      throw error;
-    }
-  }
-
-  #push(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): boolean {
+  protected decode(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): boolean {
     const delim = this.#delimiter;
     let offset = 0;
     if (this.#pendingLength > 0) {
@@ -213,8 +204,7 @@ class DelimiterDecoder implements Decoder<Uint8Array> {
     this.#pendingLength = total;
   }
 
-  finish(): void {
-    if (this.#failure !== null) throw this.#failure;
+  protected end(): void {
     if (this.#pendingLength > 0) throw new IncompleteFrameError(this.#pendingLength);
   }
 }

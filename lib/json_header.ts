@@ -6,6 +6,7 @@
  */
 
 import { encodeToBytes } from "./_byte_queue.ts";
+import { FailOnceDecoder } from "./_fail_once.ts";
 import { INCOMPLETE, LengthHeaderReader } from "./_length_reader.ts";
 import type { Codec, Decoder, EncodeSink } from "./codec.ts";
 import { FrameTooLargeError, IncompleteFrameError, InvalidHeaderError } from "./errors.ts";
@@ -242,7 +243,7 @@ const enum Phase {
   Body,
 }
 
-class JsonHeaderDecoder implements Decoder<JsonHeaderFrame | JsonHeaderEvent> {
+class JsonHeaderDecoder extends FailOnceDecoder<JsonHeaderFrame | JsonHeaderEvent> {
   readonly #codec: JsonHeaderCodecImpl;
   readonly #streaming: boolean;
   readonly #length: LengthHeaderReader;
@@ -253,31 +254,24 @@ class JsonHeaderDecoder implements Decoder<JsonHeaderFrame | JsonHeaderEvent> {
   #header: JsonHeader = {};
   #jsonLength = 0;
   #bodyLength = 0;
-  #failure: unknown = null;
 
   constructor(codec: JsonHeaderCodecImpl, streaming: boolean) {
+    super();
     this.#codec = codec;
     this.#streaming = streaming;
     const [format, maxHeaderLength] = codec.headerFormat;
     this.#length = new LengthHeaderReader(format, maxHeaderLength);
   }
 
-  get bufferedBytes(): number {
+  override get bufferedBytes(): number {
     if (this.#phase === Phase.Length) return this.#length.pending;
     return this.#streaming && this.#phase === Phase.Body ? 0 : this.#filled;
   }
 
-  push(chunk: Uint8Array, onFrame: (frame: JsonHeaderFrame | JsonHeaderEvent) => void): boolean {
-    if (this.#failure !== null) throw this.#failure;
-    try {
-      return this.#push(chunk, onFrame);
-    } catch (error) {
-      this.#failure = error;
-      throw error;
-    }
-  }
-
-  #push(chunk: Uint8Array, emit: (frame: JsonHeaderFrame | JsonHeaderEvent) => void): boolean {
+  protected decode(
+    chunk: Uint8Array,
+    emit: (frame: JsonHeaderFrame | JsonHeaderEvent) => void,
+  ): boolean {
     let offset = 0;
     let views = false;
     while (
@@ -342,8 +336,7 @@ class JsonHeaderDecoder implements Decoder<JsonHeaderFrame | JsonHeaderEvent> {
     return offset + take;
   }
 
-  finish(): void {
-    if (this.#failure !== null) throw this.#failure;
+  protected end(): void {
     const head = this.#length.headerSize + this.#jsonLength;
     switch (this.#phase) {
       case Phase.Length:

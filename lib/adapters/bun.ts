@@ -11,6 +11,7 @@
  */
 
 import type { ByteListener, ByteStream, ByteStreamHandlers, NetAddress } from "../byte_stream.ts";
+import { WaitQueue } from "../_wait_queue.ts";
 import { ConnectionClosedError } from "../errors.ts";
 
 // ── Types ────────────────────────────────────────────────────────────────────────────────────
@@ -257,8 +258,7 @@ class BunStream implements ByteStream {
 class BunListener implements ByteListener {
   readonly address: NetAddress;
   readonly #server: ReturnType<BunRuntime["listen"]>;
-  readonly #pending: BunStream[] = [];
-  readonly #waiters: ((stream: ByteStream | null) => void)[] = [];
+  readonly #accepted = new WaitQueue<ByteStream>();
   #closed = false;
 
   constructor(options: BunListenOptions) {
@@ -267,20 +267,13 @@ class BunListener implements ByteListener {
       port: options.port ?? 0,
       ...(options.reusePort ? { reusePort: true } : {}),
       allowHalfOpen: true,
-      socket: socketHandler((stream) => {
-        const waiter = this.#waiters.shift();
-        if (waiter !== undefined) waiter(stream);
-        else this.#pending.push(stream);
-      }, options.noDelay ?? true),
+      socket: socketHandler((stream) => this.#accepted.push(stream), options.noDelay ?? true),
     });
     this.address = { hostname: this.#server.hostname, port: this.#server.port };
   }
 
   accept(): Promise<ByteStream | null> {
-    const stream = this.#pending.shift();
-    if (stream !== undefined) return Promise.resolve(stream);
-    if (this.#closed) return Promise.resolve(null);
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return this.#accepted.next();
   }
 
   close(): void {
@@ -288,6 +281,6 @@ class BunListener implements ByteListener {
     this.#closed = true;
     // Stop listening only; accepted connections stay open.
     this.#server.stop(false);
-    for (const waiter of this.#waiters.splice(0)) waiter(null);
+    this.#accepted.close();
   }
 }

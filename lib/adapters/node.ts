@@ -11,6 +11,7 @@
 
 import * as net from "node:net";
 import type { ByteListener, ByteStream, ByteStreamHandlers, NetAddress } from "../byte_stream.ts";
+import { WaitQueue } from "../_wait_queue.ts";
 import { ConnectionClosedError } from "../errors.ts";
 
 // ── Types ────────────────────────────────────────────────────────────────────────────────────
@@ -167,16 +168,12 @@ class NodeStream implements ByteStream {
 class NodeListener implements ByteListener {
   address: NetAddress = { hostname: "", port: 0 };
   readonly #server: net.Server;
-  readonly #pending: NodeStream[] = [];
-  readonly #waiters: ((stream: ByteStream | null) => void)[] = [];
+  readonly #accepted = new WaitQueue<ByteStream>();
   #closed = false;
 
   constructor(noDelay: boolean) {
     this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
-      const stream = new NodeStream(socket, noDelay);
-      const waiter = this.#waiters.shift();
-      if (waiter !== undefined) waiter(stream);
-      else this.#pending.push(stream);
+      this.#accepted.push(new NodeStream(socket, noDelay));
     });
   }
 
@@ -202,16 +199,13 @@ class NodeListener implements ByteListener {
   }
 
   accept(): Promise<ByteStream | null> {
-    const stream = this.#pending.shift();
-    if (stream !== undefined) return Promise.resolve(stream);
-    if (this.#closed) return Promise.resolve(null);
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return this.#accepted.next();
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
     this.#server.close();
-    for (const waiter of this.#waiters.splice(0)) waiter(null);
+    this.#accepted.close();
   }
 }

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { DatagramQueue } from "../_datagram_queue.ts";
+import { WaitQueue } from "../_wait_queue.ts";
 import type { NetAddress } from "../byte_stream.ts";
-import { checkDatagram, type DatagramSocket } from "../datagram.ts";
+import { checkDatagram, type Datagram, type DatagramSocket } from "../datagram.ts";
 
 interface BunUdpSocket {
   readonly hostname: string;
@@ -39,7 +39,7 @@ interface BunUdpRuntime {
 export async function bindDatagram(
   options: { hostname?: string; port?: number } = {},
 ): Promise<DatagramSocket> {
-  const queue = new DatagramQueue();
+  const queue = new WaitQueue<Datagram>(4096);
   const bun = (globalThis as unknown as { Bun: BunUdpRuntime }).Bun;
   const socket = await bun.udpSocket({
     hostname: options.hostname ?? "127.0.0.1",
@@ -59,7 +59,7 @@ export async function bindDatagram(
       socket.send(data, to.port, to.hostname);
       return Promise.resolve();
     },
-    receive: () => queue.receive(),
+    receive: () => queue.next(),
     close(): void {
       if (closed) return;
       closed = true;

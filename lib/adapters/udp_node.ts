@@ -5,9 +5,9 @@
  */
 
 import * as dgram from "node:dgram";
-import { DatagramQueue } from "../_datagram_queue.ts";
+import { WaitQueue } from "../_wait_queue.ts";
 import type { NetAddress } from "../byte_stream.ts";
-import { checkDatagram, type DatagramSocket } from "../datagram.ts";
+import { checkDatagram, type Datagram, type DatagramSocket } from "../datagram.ts";
 
 /**
  * Binds a UDP socket with `node:dgram`.
@@ -25,7 +25,7 @@ import { checkDatagram, type DatagramSocket } from "../datagram.ts";
 export async function bindDatagram(
   options: { hostname?: string; port?: number } = {},
 ): Promise<DatagramSocket> {
-  const queue = new DatagramQueue();
+  const queue = new WaitQueue<Datagram>(4096);
   const socket = dgram.createSocket("udp4");
   socket.on("message", (data: Uint8Array, remote: dgram.RemoteInfo) => {
     queue.push({
@@ -51,7 +51,7 @@ export async function bindDatagram(
         socket.send(data, to.port, to.hostname, (error) => (error ? reject(error) : resolve()))
       );
     },
-    receive: () => queue.receive(),
+    receive: () => queue.next(),
     close(): void {
       if (closed) return;
       closed = true;
