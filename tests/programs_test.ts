@@ -1,16 +1,17 @@
 // The classic socket programs, done right: sticky-packet demo, remote command runner, file
 // transfer and UDP, on real loopback sockets in the runtime running the tests.
 
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import {
   closeSync,
   mkdirSync,
-  mkdtempSync,
+  mkdtempSync as makeTempDir,
   openSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
   writeSync,
@@ -31,6 +32,17 @@ import { udpDemo } from "../examples/udp_demo.ts";
 import { line, run, type Running, runtimeCommand, start } from "./_process.ts";
 
 const T = { timeout: 120_000 };
+
+// Every temporary folder (one test writes 512 MiB) is removed when the file's tests are done.
+const tempDirs: string[] = [];
+function mkdtempSync(prefix: string): string {
+  const dir = makeTempDir(prefix);
+  tempDirs.push(dir);
+  return dir;
+}
+after(() => {
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
 const quiet = () => {};
 
 async function cli(args: string[]) {
