@@ -333,7 +333,8 @@ export class FramedConn<T> implements AsyncIterable<T> {
       this.#pumpScheduled = true;
       queueMicrotask(() => void this.#pump());
     }
-    if (out.byteLength <= this.#writeHighWaterMark) return true;
+    // Bytes already handed to the pump but not yet written are waiting too.
+    if (this.#enqueued - this.#written <= this.#writeHighWaterMark) return true;
     if (!this.#pausedForWrite) {
       this.#pausedForWrite = true;
       this.#applyPause();
@@ -382,7 +383,9 @@ export class FramedConn<T> implements AsyncIterable<T> {
           this.#written += segment.length;
           this.#settleFlushes();
         }
-        if (this.#pausedForWrite && this.#out.byteLength <= this.#writeHighWaterMark / 2) {
+        if (
+          this.#pausedForWrite && this.#enqueued - this.#written <= this.#writeHighWaterMark / 2
+        ) {
           this.#pausedForWrite = false;
           this.#applyPause();
         }
