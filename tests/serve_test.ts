@@ -231,3 +231,21 @@ test("write() after close() throws ConnectionClosedError", () => {
   conn.close();
   assert.throws(() => conn.write(new Uint8Array(1)), ConnectionClosedError);
 });
+
+test("bytes already being written count toward writeHighWaterMark", async () => {
+  let release!: () => void;
+  const stalled = new Promise<void>((resolve) => (release = resolve));
+  const stream = new CountingStream();
+  stream.write = async (bytes: Uint8Array) => {
+    await stalled; // the socket is full: this write is in flight until released
+    return bytes.length;
+  };
+  const conn = new FramedConn(stream, lengthPrefix(), { writeHighWaterMark: 1000 });
+  assert.equal(conn.write(new Uint8Array(600)), true);
+  await Promise.resolve(); // the pump takes the first frame and starts writing it
+  await Promise.resolve();
+  assert.equal(conn.write(new Uint8Array(600)), false, "604 bytes in flight + 604 queued > 1000");
+  release();
+  await conn.flush();
+  assert.equal(conn.write(new Uint8Array(10)), true);
+});
