@@ -24,10 +24,11 @@ export class ByteQueue implements EncodeSink {
   #segmentBytes = 0;
   #nextChunk: number;
   readonly #minChunk: number;
-  // Chunks this queue allocated (never a caller's borrowed segment), and one written chunk kept
-  // for reuse: a busy connection alternates between two chunks instead of allocating per flush.
+  // Chunks this queue allocated (never a caller's borrowed segment), and up to two written chunks
+  // kept for reuse: a busy connection with a write in flight rotates through three chunks instead
+  // of allocating (and page-faulting in) a fresh one per flush.
   readonly #ours = new WeakSet<ArrayBufferLike>();
-  #spare: Uint8Array | null = null;
+  #spares: Uint8Array[] = [];
 
   /** @param minChunk The first chunk's size; later chunks of a burst double up to 1 MiB. */
   constructor(minChunk = MIN_CHUNK) {
@@ -57,11 +58,8 @@ export class ByteQueue implements EncodeSink {
   // A chunk of at least `size` bytes: the spare when it is large enough, else a new one sized for
   // the burst so far.
   #chunk(size: number): Uint8Array {
-    const spare = this.#spare;
-    if (spare !== null && spare.length >= size) {
-      this.#spare = null;
-      return spare;
-    }
+    const reusable = this.#spares.findIndex((spare) => spare.length >= size);
+    if (reusable !== -1) return this.#spares.splice(reusable, 1)[0]!;
     const chunk = new Uint8Array(Math.min(MAX_CHUNK, Math.max(size, this.#nextChunk)) || size);
     this.#nextChunk = Math.min(this.#nextChunk * 2, MAX_CHUNK);
     this.#ours.add(chunk.buffer);
@@ -82,7 +80,7 @@ export class ByteQueue implements EncodeSink {
     if (this.#segmentBytes < this.#minChunk) {
       // The burst is over: shrink back, and don't let a quiet connection pin a large chunk.
       this.#nextChunk = this.#minChunk;
-      this.#spare = null;
+      this.#spares = [];
     }
     const segments = this.#segments;
     this.#segments = [];
@@ -93,9 +91,7 @@ export class ByteQueue implements EncodeSink {
   /** Hands back a segment from `take()` once it is written, so its chunk can be reused. */
   recycle(segment: Uint8Array): void {
     if (segment.byteOffset !== 0 || !this.#ours.has(segment.buffer)) return;
-    if (this.#spare === null || segment.buffer.byteLength > this.#spare.length) {
-      this.#spare = new Uint8Array(segment.buffer);
-    }
+    if (this.#spares.length < 2) this.#spares.push(new Uint8Array(segment.buffer));
   }
 
   /** Removes everything queued and returns it as one buffer (a view when it is one segment). */
