@@ -32,6 +32,7 @@ const codec = jsonHeader({
   maxHeaderLength: 16 * 1024,
 });
 const CHUNK = 1024 * 1024;
+const DISCARD_MS = 2000;
 
 /** Why a name is refused, or null when it is a plain file name inside the served folder. */
 export function badFileName(name: unknown): string | null {
@@ -157,85 +158,98 @@ async function serveFiles(stream: ByteStream, options: FileServerOptions): Promi
     file: Awaited<ReturnType<typeof open>>;
     hash: ReturnType<typeof createHash>;
   } | null = null;
+  // After refusing an upload the server answers nothing more: it half-closes, so the client reads
+  // the refusal and stops, and discards what is still in flight (closing at once, with unread
+  // bytes, would make the kernel reset the connection and could destroy the refusal in transit).
+  // A client that keeps sending is cut off after DISCARD_MS.
   let refusedBody = false;
+  let cutOff: () => void = () => {};
+  const cutOffTimer = new Promise<void>((resolve) => (cutOff = resolve));
   const refuse = async (error: string) => {
     await reply(stream, { ok: false, error, file_size: 0 });
   };
+  const refuseAndDiscard = async (error: string) => {
+    await refuse(error);
+    refusedBody = true;
+    await stream.closeWrite().catch(() => {});
+    setTimeout(cutOff, DISCARD_MS);
+  };
   try {
-    await pumpEvents(stream, async (event) => {
-      if (event.type === "header") {
-        const header = event.header as Record<string, unknown>;
-        const bad = badFileName(header.file_name);
-        if (header.op === "put") {
-          const problem = bad ??
-            (event.bodyLength > maxSize
-              ? `file_size ${event.bodyLength} is over the limit of ${maxSize} bytes`
-              : typeof header.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(header.sha256)
-              ? "sha256 must be 64 lowercase hex digits"
-              : null);
-          if (problem !== null) {
-            // Refused before a single byte is written; the body that follows is not wanted.
-            await refuse(problem);
-            refusedBody = true;
-            throw new Error(`refused an upload: ${problem}`);
+    await Promise.race([
+      cutOffTimer,
+      pumpEvents(stream, async (event) => {
+        if (refusedBody) return; // discarding
+        if (event.type === "header") {
+          const header = event.header as Record<string, unknown>;
+          const bad = badFileName(header.file_name);
+          if (header.op === "put") {
+            const problem = bad ??
+              (event.bodyLength > maxSize
+                ? `file_size ${event.bodyLength} is over the limit of ${maxSize} bytes`
+                : typeof header.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(header.sha256)
+                ? "sha256 must be 64 lowercase hex digits"
+                : null);
+            if (problem !== null) {
+              // Refused before a single byte is written; the body that follows is discarded.
+              return await refuseAndDiscard(problem);
+            }
+            const final = join(options.dir, header.file_name as string);
+            const temp = join(
+              options.dir,
+              `.${header.file_name}.${randomBytes(6).toString("hex")}.part`,
+            );
+            upload = {
+              header,
+              temp,
+              final,
+              file: await open(temp, "wx"),
+              hash: createHash("sha256"),
+            };
+          } else if (header.op === "get") {
+            if (bad !== null) return await refuse(bad);
+            const path = join(options.dir, header.file_name as string);
+            const info = await stat(path).catch(() => null);
+            if (info === null || !info.isFile()) {
+              return await refuse(`no such file: ${header.file_name}`);
+            }
+            const sha256 = await sha256File(path);
+            await reply(stream, {
+              ok: true,
+              file_name: header.file_name,
+              file_size: info.size,
+              sha256,
+            }, info.size);
+            const sent = await eachChunk(path, (chunk) => sendAll(stream, chunk));
+            if (sent !== info.size) throw new Error(`${path} changed while it was being sent`);
+          } else {
+            return await refuseAndDiscard(`unknown op ${JSON.stringify(header.op)}`);
           }
-          const final = join(options.dir, header.file_name as string);
-          const temp = join(
-            options.dir,
-            `.${header.file_name}.${randomBytes(6).toString("hex")}.part`,
-          );
-          upload = {
-            header,
-            temp,
-            final,
-            file: await open(temp, "wx"),
-            hash: createHash("sha256"),
-          };
-        } else if (header.op === "get") {
-          if (bad !== null) return await refuse(bad);
-          const path = join(options.dir, header.file_name as string);
-          const info = await stat(path).catch(() => null);
-          if (info === null || !info.isFile()) {
-            return await refuse(`no such file: ${header.file_name}`);
+        } else if (event.type === "body" && upload !== null) {
+          await upload.file.write(event.chunk);
+          upload.hash.update(event.chunk);
+        } else if (event.type === "end" && upload !== null) {
+          const done = upload;
+          upload = null;
+          await done.file.close();
+          const digest = done.hash.digest("hex");
+          if (digest !== done.header.sha256) {
+            await unlink(done.temp);
+            return await refuse(
+              `sha256 mismatch: the header says ${done.header.sha256}, the body hashes to ${digest}`,
+            );
           }
-          const sha256 = await sha256File(path);
+          await rename(done.temp, done.final); // appears under its name only once complete
+          // file_size is always the reply's body length (none here); stored_bytes says what was kept.
           await reply(stream, {
             ok: true,
-            file_name: header.file_name,
-            file_size: info.size,
-            sha256,
-          }, info.size);
-          const sent = await eachChunk(path, (chunk) => sendAll(stream, chunk));
-          if (sent !== info.size) throw new Error(`${path} changed while it was being sent`);
-        } else {
-          await refuse(`unknown op ${JSON.stringify(header.op)}`);
-          throw new Error("unknown op");
+            file_name: done.header.file_name,
+            file_size: 0,
+            stored_bytes: done.header.file_size,
+            sha256: digest,
+          });
         }
-      } else if (event.type === "body" && upload !== null) {
-        await upload.file.write(event.chunk);
-        upload.hash.update(event.chunk);
-      } else if (event.type === "end" && upload !== null) {
-        const done = upload;
-        upload = null;
-        await done.file.close();
-        const digest = done.hash.digest("hex");
-        if (digest !== done.header.sha256) {
-          await unlink(done.temp);
-          return await refuse(
-            `sha256 mismatch: the header says ${done.header.sha256}, the body hashes to ${digest}`,
-          );
-        }
-        await rename(done.temp, done.final); // appears under its name only once complete
-        // file_size is always the reply's body length (none here); stored_bytes says what was kept.
-        await reply(stream, {
-          ok: true,
-          file_name: done.header.file_name,
-          file_size: 0,
-          stored_bytes: done.header.file_size,
-          sha256: digest,
-        });
-      }
-    });
+      }),
+    ]);
   } catch (error) {
     if (!refusedBody) options.onError?.(error);
   } finally {
@@ -300,6 +314,7 @@ export async function putFile(
   const replied = reader.header();
   let refused: Record<string, unknown> | null = null;
   void replied.then((h) => (refused = h.ok === true ? null : h));
+  let sendError: unknown = null;
   try {
     await sendAll(
       stream,
@@ -310,14 +325,13 @@ export async function putFile(
       await sendAll(stream, chunk);
     });
   } catch (error) {
-    if (refused === null) throw error;
+    sendError = error; // perhaps because the server refused and stopped reading: ask the reply
   }
-  const header = await Promise.race([
-    replied,
-    reader.finished.then((): Record<string, unknown> => ({ ok: false, error: "no reply" })),
-  ]);
+  const header = await Promise.race([replied, reader.finished.then(() => null, () => null)]);
   stream.close();
-  if (header.ok !== true) throw new Error(String(header.error));
+  if (header !== null && header.ok !== true) throw new Error(String(header.error));
+  if (sendError !== null) throw sendError;
+  if (header === null) throw new Error("the server closed the connection without a reply");
   return header;
 }
 
