@@ -62,8 +62,9 @@ export function cellsFor(
   const want = (s: Strategy) => options.strategies.includes(s);
   const sleeps = options.full ? SLEEPS.full : SLEEPS.quick;
   for (const payload of options.payloads) {
-    // raw first: it is the baseline every other row of the same payload is a ratio of.
-    if (want("raw") || want("length-prefix")) {
+    // raw first: it is the baseline every other row of the same payload is a ratio of, so it runs
+    // whenever a strategy that is compared with it does.
+    if (want("raw") || want("length-prefix") || want("ack-handshake")) {
       cells.push({ strategy: "raw", mode: "stream", payload });
       cells.push({ strategy: "raw", mode: "ping-pong", payload });
     }

@@ -109,6 +109,12 @@ test("cellsFor() runs raw first for every payload and honours the strategy filte
     "length-prefix/stream/for-await",
     "length-prefix/ping-pong/",
   ]);
+  const ack = cellsFor({ full: false, strategies: ["ack-handshake"], payloads: [64] });
+  assert.deepEqual(
+    ack.map((c) => c.strategy),
+    ["raw", "raw", "ack-handshake"],
+    "ack rows get their baseline",
+  );
   const sleeps = cellsFor({ full: true, strategies: ["sleep"], payloads: [64, 4096] });
   assert.deepEqual(sleeps.map((c) => c.sleepMs), [0, 1, 5, 0, 1, 5]);
 });
