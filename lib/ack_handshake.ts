@@ -21,9 +21,35 @@ import { AckProtocolError, FrameTooLargeError } from "./errors.ts";
 import { encodeLength, type LengthFormat, maxLengthOf } from "./length_format.ts";
 import { DEFAULT_MAX_FRAME_LENGTH } from "./length_prefix.ts";
 
-/** The byte a receiver sends to accept an announced frame (ASCII ACK). */
+/**
+ * The byte a receiver sends to accept an announced frame (ASCII ACK).
+ *
+ * @example
+ * ```ts
+ * import { ACK, AckReceiver } from "@nianbao/framed";
+ *
+ * const receiver = new AckReceiver({ lengthFormat: "u8" });
+ * receiver.push(new Uint8Array([1]), () => {});
+ * if (receiver.takeReply()?.[0] !== ACK) throw new Error("expected an ACK");
+ * ```
+ */
 export const ACK = 0x06;
-/** The byte a receiver sends to refuse an announced frame (ASCII NAK). */
+/**
+ * The byte a receiver sends to refuse an announced frame (ASCII NAK).
+ *
+ * @example
+ * ```ts
+ * import { AckReceiver, NAK } from "@nianbao/framed";
+ *
+ * const receiver = new AckReceiver({ lengthFormat: "u8", maxFrameLength: 4 });
+ * try {
+ *   receiver.push(new Uint8Array([200]), () => {});
+ * } catch {
+ *   // the frame is refused; the NAK is owed to the sender
+ * }
+ * if (receiver.takeReply()?.[0] !== NAK) throw new Error("expected a NAK");
+ * ```
+ */
 export const NAK = 0x15;
 
 /** Options of both sides of the ack handshake. */

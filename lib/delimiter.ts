@@ -9,7 +9,22 @@ import { FailOnceDecoder } from "./_fail_once.ts";
 import type { Codec, Decoder, EncodeSink } from "./codec.ts";
 import { DelimiterInRecordError, FrameTooLargeError, IncompleteFrameError } from "./errors.ts";
 
-/** The default record limit for delimited streams: 64 KiB, like a long line. */
+/**
+ * The default record limit for delimited streams: 64 KiB, like a long line.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_RECORD_LENGTH, delimiter, FrameTooLargeError } from "@nianbao/framed";
+ *
+ * const decoder = delimiter().createDecoder();
+ * try {
+ *   decoder.push(new Uint8Array(DEFAULT_MAX_RECORD_LENGTH + 1), () => {});
+ *   throw new Error("a record over the default limit must be refused");
+ * } catch (error) {
+ *   if (!(error instanceof FrameTooLargeError)) throw error;
+ * }
+ * ```
+ */
 export const DEFAULT_MAX_RECORD_LENGTH: number = 64 * 1024;
 
 /** Options of {@linkcode delimiter}. */

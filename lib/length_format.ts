@@ -74,7 +74,16 @@ export const LENGTH_FORMATS: readonly LengthFormat[] = Object.freeze([
   "varint",
 ]);
 
-/** protobuf's limit: a 64-bit value takes at most 10 LEB128 bytes. */
+/**
+ * protobuf's limit: a 64-bit value takes at most 10 LEB128 bytes; a longer varint is refused.
+ *
+ * @example
+ * ```ts
+ * import { encodeLength, MAX_VARINT_BYTES } from "@nianbao/framed";
+ *
+ * if (encodeLength("varint", Number.MAX_SAFE_INTEGER).length > MAX_VARINT_BYTES) throw new Error("too long");
+ * ```
+ */
 export const MAX_VARINT_BYTES = 10;
 
 /**

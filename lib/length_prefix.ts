@@ -16,14 +16,36 @@ import {
   writeLength,
 } from "./length_format.ts";
 
-/** The default frame limit: 16 MiB, checked before anything is buffered. */
+/**
+ * The default frame limit: 16 MiB, checked before anything is buffered.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_MAX_FRAME_LENGTH, FrameTooLargeError, lengthPrefix } from "@nianbao/framed";
+ *
+ * try {
+ *   lengthPrefix().encode(new Uint8Array(DEFAULT_MAX_FRAME_LENGTH + 1));
+ *   throw new Error("over the default limit");
+ * } catch (error) {
+ *   if (!(error instanceof FrameTooLargeError)) throw error;
+ * }
+ * ```
+ */
 export const DEFAULT_MAX_FRAME_LENGTH: number = 16 * 1024 * 1024;
 
 /**
  * Bodies at least this large are sent by reference instead of being copied into the cork buffer.
  * Below it, one copy is cheaper than the extra socket write the body would cost on its own.
+ *
+ * @example
+ * ```ts
+ * import { BORROW_THRESHOLD } from "@nianbao/framed";
+ *
+ * // A 1 MiB frame passed to conn.write() must stay unchanged until conn.flush() resolves.
+ * if (BORROW_THRESHOLD !== 1024 * 1024) throw new Error("documented as 1 MiB");
+ * ```
  */
-export const BORROW_THRESHOLD = 1024 * 1024;
+export const BORROW_THRESHOLD: number = 1024 * 1024;
 
 /** Options of {@linkcode lengthPrefix}. */
 export interface LengthPrefixOptions {
