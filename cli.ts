@@ -263,9 +263,10 @@ async function execServerCommand(args: string[]): Promise<void> {
     },
     strict: true,
   });
-  const { execServer } = await import("./examples/exec.ts");
+  const { execServer, isLoopback } = await import("./examples/exec.ts");
   const host = values.host!;
-  if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host) && values.token === undefined) {
+  // Checked here too so that the mistake is a usage error (exit 2), not a runtime failure.
+  if (!isLoopback(host) && values.token === undefined) {
     throw new UsageError(`refusing to serve commands on ${host} without --token`);
   }
   const server = await execServer({

@@ -42,7 +42,10 @@ export interface ExecReply {
   stderr: Uint8Array;
 }
 
-const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1|localhost)$/;
+/** Whether `hostname` is this machine only (where serving commands without a token is allowed). */
+export function isLoopback(hostname: string): boolean {
+  return /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(hostname);
+}
 const MAX_REPLY = 1024 ** 3;
 
 /** Compares secrets in constant time (hashing first makes the lengths equal). */
@@ -135,7 +138,7 @@ function run(argv: string[], timeoutMs: number, maxOutput: number): Promise<Json
  */
 export async function execServer(options: ExecServerOptions = {}): Promise<Server> {
   const hostname = options.hostname ?? "127.0.0.1";
-  if (!LOOPBACK.test(hostname) && options.token === undefined) {
+  if (!isLoopback(hostname) && options.token === undefined) {
     throw new Error(`refusing to serve commands on ${hostname} without --token`);
   }
   const timeoutMs = (options.timeout ?? 10) * 1000;

@@ -266,10 +266,7 @@ export class FramedConn<T> implements AsyncIterable<T> {
     if (this.#readDone !== null) return;
     this.#pausedForRead = true;
     this.#applyPause();
-    this.#readDone = {};
-    this.#stopIdleTimer();
-    for (const waiter of this.#waiters.splice(0)) waiter.resolve(null);
-    this.#settleHandler();
+    this.#endRead({});
   }
 
   #onEnd(): void {
@@ -281,17 +278,22 @@ export class FramedConn<T> implements AsyncIterable<T> {
       this.close();
       return;
     }
-    this.#readDone = {};
-    this.#stopIdleTimer();
-    for (const waiter of this.#waiters.splice(0)) waiter.resolve(null);
-    this.#settleHandler();
+    this.#endRead({});
   }
 
   #failRead(error: unknown): void {
+    this.#endRead({ error });
+  }
+
+  // Reading is over, cleanly ({}) or not ({ error }): wake every reader once, and only once.
+  #endRead(done: { error?: unknown }): void {
     if (this.#readDone !== null) return;
-    this.#readDone = { error };
+    this.#readDone = done;
     this.#stopIdleTimer();
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(error);
+    for (const waiter of this.#waiters.splice(0)) {
+      if ("error" in done) waiter.reject(done.error);
+      else waiter.resolve(null);
+    }
     this.#settleHandler();
   }
 
@@ -417,10 +419,8 @@ export class FramedConn<T> implements AsyncIterable<T> {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#stopIdleTimer();
     this.stream.close();
-    for (const waiter of this.#waiters.splice(0)) waiter.resolve(null);
-    this.#settleHandler();
+    this.#endRead({});
     if (this.#written < this.#enqueued) {
       this.#writeError ??= new ConnectionClosedError(
         "the connection was closed before the frames were sent",

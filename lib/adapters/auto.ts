@@ -57,6 +57,11 @@ function loadAdapter(api: SocketApi = "native"): Promise<Adapter> {
   return import("./node.ts");
 }
 
+// Without a codec, frames are Uint8Array under lengthPrefix(): the default T.
+function codecOrDefault<T>(codec: Codec<T> | undefined): Codec<T> {
+  return codec ?? (lengthPrefix() as unknown as Codec<T>);
+}
+
 /** Options of {@linkcode connect}. */
 export interface ConnectOptions<T> extends FramedConnOptions {
   /** Default `"127.0.0.1"`. */
@@ -175,7 +180,7 @@ export async function listenStreams(
  */
 export async function connect<T = Uint8Array>(options: ConnectOptions<T>): Promise<FramedConn<T>> {
   const stream = await connectStream(options);
-  return new FramedConn(stream, options.codec ?? (lengthPrefix() as unknown as Codec<T>), options);
+  return new FramedConn(stream, codecOrDefault(options.codec), options);
 }
 
 /**
@@ -202,7 +207,7 @@ export async function listen<T = Uint8Array>(
 ): Promise<FramedListener<T>> {
   const adapter = await loadAdapter(options.api);
   const listener = await adapter.listenStreams(options);
-  const codec = options.codec ?? (lengthPrefix() as unknown as Codec<T>);
+  const codec = codecOrDefault(options.codec);
   const accept = async (): Promise<FramedConn<T> | null> => {
     const stream = await listener.accept();
     return stream === null ? null : new FramedConn(stream, codec, options);
@@ -243,7 +248,7 @@ export async function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<S
   const listener = await adapter.listenStreams(options);
   return serveListener(listener, {
     ...options,
-    codec: options.codec ?? (lengthPrefix() as unknown as Codec<T>),
+    codec: codecOrDefault(options.codec),
   });
 }
 
