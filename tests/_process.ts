@@ -131,3 +131,31 @@ export async function run(
   clearTimeout(timer);
   return { code, stdout: running.lines.join("\n"), stderr: running.stderr() };
 }
+
+/** Runs `cli.ts ARGS` under the current runtime to completion. */
+export function runCli(args: string[], ms?: number): ReturnType<typeof run> {
+  const [command, prefix] = runtimeCommand("cli.ts");
+  return run(command, [...prefix, ...args], ms);
+}
+
+/**
+ * Starts a long-running `cli.ts` command (echo, exec-server, file-server), checks that its first
+ * line is exactly `listening on 127.0.0.1:PORT`, and returns it with the port.
+ */
+export async function startCli(args: string[]): Promise<[Running, number]> {
+  const [command, prefix] = runtimeCommand("cli.ts");
+  const server = start(command, [...prefix, ...args]);
+  const first = await line(server, 0);
+  const match = /^listening on 127\.0\.0\.1:(\d+)$/.exec(first);
+  assert.ok(match, `first line was ${JSON.stringify(first)}; stderr: ${server.stderr()}`);
+  return [server, Number(match[1])];
+}
+
+/** Signals a CLI server and checks that it exits 0, as the contract says. */
+export async function stopCli(
+  server: Running,
+  signal: "SIGINT" | "SIGTERM" = "SIGTERM",
+): Promise<void> {
+  server.kill(signal);
+  assert.equal(await server.exited, 0, `exits 0 on ${signal}; stderr: ${server.stderr()}`);
+}

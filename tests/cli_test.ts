@@ -4,41 +4,23 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { LENGTH_FORMATS } from "../mod.ts";
-import { line, run, type Running, runtimeCommand, start } from "./_process.ts";
+import { line, run, runCli, start, startCli, stopCli as stop } from "./_process.ts";
 
 const T = { timeout: 120_000 };
 const PEER = "tests/peers/struct_peer.py";
-
-function cli(args: string[]): Running {
-  const [command, prefix] = runtimeCommand("cli.ts");
-  return start(command, [...prefix, ...args]);
-}
-
-async function runCli(args: string[]) {
-  const [command, prefix] = runtimeCommand("cli.ts");
-  return await run(command, [...prefix, ...args]);
-}
-
-/** Starts `echo`, checks its first line is exactly `listening on HOST:PORT`, returns the port. */
-async function startEcho(args: string[]): Promise<[Running, number]> {
-  const echo = cli(["echo", ...args]);
-  const first = await line(echo, 0);
-  const match = /^listening on 127\.0\.0\.1:(\d+)$/.exec(first);
-  assert.ok(match, `first line was ${JSON.stringify(first)}`);
-  return [echo, Number(match[1])];
-}
-
-async function stop(echo: Running, signal: "SIGINT" | "SIGTERM" = "SIGTERM"): Promise<void> {
-  echo.kill(signal);
-  assert.equal(await echo.exited, 0, `echo exits 0 on ${signal}; stderr: ${echo.stderr()}`);
-}
 
 test(
   "echo --framing length echoes Python struct frames byte for byte, for every length format",
   T,
   async () => {
     for (const format of LENGTH_FORMATS) {
-      const [echo, port] = await startEcho(["--framing", "length", "--length-format", format]);
+      const [echo, port] = await startCli([
+        "echo",
+        "--framing",
+        "length",
+        "--length-format",
+        format,
+      ]);
       const peer = await run("python3", [PEER, "client", String(port), "length", format]);
       assert.equal(peer.code, 0, `${format}: ${peer.stderr}`);
       assert.equal(peer.stdout, "ok 57");
@@ -51,7 +33,13 @@ test(
   "echo --framing json-header --length-format i32le speaks the seed's Python program",
   T,
   async () => {
-    const [echo, port] = await startEcho(["--framing", "json-header", "--length-format", "i32le"]);
+    const [echo, port] = await startCli([
+      "echo",
+      "--framing",
+      "json-header",
+      "--length-format",
+      "i32le",
+    ]);
     const peer = await run("python3", [PEER, "client", String(port), "json-header", "i32le"]);
     assert.equal(peer.code, 0, peer.stderr);
     assert.equal(peer.stdout, "ok 57", "same header and same body, byte for byte");
@@ -60,7 +48,8 @@ test(
 );
 
 test("echo --framing delimiter echoes newline-terminated records", T, async () => {
-  const [echo, port] = await startEcho([
+  const [echo, port] = await startCli([
+    "echo",
     "--framing",
     "delimiter",
     "--delimiter",
@@ -74,7 +63,7 @@ test("echo --framing delimiter echoes newline-terminated records", T, async () =
 });
 
 test("echo answers a Java client (DataOutputStream.writeInt is u32be)", T, async () => {
-  const [echo, port] = await startEcho(["--framing", "length", "--api", "node"]);
+  const [echo, port] = await startCli(["echo", "--framing", "length", "--api", "node"]);
   const peer = await run("java", ["tests/peers/Peer.java", String(port)]);
   assert.equal(peer.code, 0, peer.stderr);
   assert.equal(peer.stdout, "ok 100");
@@ -82,7 +71,7 @@ test("echo answers a Java client (DataOutputStream.writeInt is u32be)", T, async
 });
 
 test("echo closes a connection that sends garbage and keeps serving everyone else", T, async () => {
-  const [echo, port] = await startEcho(["--framing", "length"]);
+  const [echo, port] = await startCli(["echo", "--framing", "length"]);
   const garbage = await run("python3", [PEER, "garbage", String(port)]);
   assert.equal(garbage.stdout, "closed by server", garbage.stderr);
   const peer = await run("python3", [PEER, "client", String(port), "length", "u32be"]);
@@ -128,7 +117,7 @@ for (
 }
 
 test("send prints one line on stderr and exits non-zero when nothing listens", T, async () => {
-  const [echo, port] = await startEcho(["--framing", "length"]);
+  const [echo, port] = await startCli(["echo", "--framing", "length"]);
   await stop(echo);
   const result = await runCli(["send", "--framing", "length", "--port", String(port), "x"]);
   assert.notEqual(result.code, 0);

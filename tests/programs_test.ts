@@ -29,7 +29,7 @@ import {
 } from "../mod.ts";
 import { stickyDemo } from "../examples/sticky_demo.ts";
 import { udpDemo } from "../examples/udp_demo.ts";
-import { line, run, type Running, runtimeCommand, start } from "./_process.ts";
+import { run, runCli as cli, runtimeCommand, startCli, stopCli as stop } from "./_process.ts";
 
 const T = { timeout: 120_000 };
 
@@ -44,25 +44,6 @@ after(() => {
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
 const quiet = () => {};
-
-async function cli(args: string[]) {
-  const [command, prefix] = runtimeCommand("cli.ts");
-  return await run(command, [...prefix, ...args]);
-}
-
-async function startCli(args: string[]): Promise<[Running, number]> {
-  const [command, prefix] = runtimeCommand("cli.ts");
-  const server = start(command, [...prefix, ...args]);
-  const first = await line(server, 0);
-  const match = /^listening on 127\.0\.0\.1:(\d+)$/.exec(first);
-  assert.ok(match, `first line ${JSON.stringify(first)}; stderr ${server.stderr()}`);
-  return [server, Number(match[1])];
-}
-
-async function stop(server: Running): Promise<void> {
-  server.kill("SIGTERM");
-  assert.equal(await server.exited, 0);
-}
 
 for (const api of ["native", "node"] as SocketApi[]) {
   test(
