@@ -37,6 +37,7 @@ export * from "./lib/json_header.ts";
 export * from "./lib/ack_handshake.ts";
 export * from "./lib/send.ts";
 export * from "./lib/byte_stream.ts";
+export * from "./lib/net_address.ts";
 export * from "./lib/framed_conn.ts";
 export * from "./lib/serve.ts";
 export * from "./lib/datagram.ts";

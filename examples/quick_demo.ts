@@ -28,6 +28,6 @@ for (let i = 0; i < 4; i++) {
     : JSON.stringify(new TextDecoder().decode(frame));
   console.log(`frame ${i + 1}: ${shown}`);
 }
-conn.close();
+await conn.close(); // graceful: sends what is left, then FIN; conn.abort() is the hard close
 await server.shutdown();
 console.log("4 frames sent, 4 frames received, boundaries intact");

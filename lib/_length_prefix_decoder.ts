@@ -3,21 +3,19 @@
 
 import { INCOMPLETE, LengthHeaderReader } from "./_length_reader.ts";
 import { FailOnceDecoder } from "./_fail_once.ts";
+import { PartialFrame } from "./_partial_frame.ts";
 import { IncompleteFrameError } from "./errors.ts";
 import type { LengthFormat } from "./length_format.ts";
 
 export class LengthPrefixDecoder extends FailOnceDecoder<Uint8Array> {
   readonly #header: LengthHeaderReader;
-  // A frame whose body spans chunks is assembled here; it is handed out whole, then dropped.
-  #body: Uint8Array | null = null;
-  #bodyFilled = 0;
+  // A frame whose body spans chunks is assembled here, in a buffer that grows as its bytes arrive.
+  // With reuseFrameBuffer the buffer is kept from frame to frame and frames are views of it.
+  readonly #body: PartialFrame;
 
   // Called once per frame as soon as its header is read, before any of its body (the ack
   // handshake answers here).
   readonly #onHeader: ((length: number) => void) | undefined;
-  // With reuseFrameBuffer, frames that span chunks are assembled here, one after another.
-  readonly #reuse: boolean;
-  #scratch = new Uint8Array(0);
 
   constructor(
     format: LengthFormat,
@@ -27,37 +25,30 @@ export class LengthPrefixDecoder extends FailOnceDecoder<Uint8Array> {
     super();
     this.#header = new LengthHeaderReader(format, maxFrameLength);
     this.#onHeader = options.onHeader;
-    this.#reuse = options.reuseFrameBuffer ?? false;
-  }
-
-  // A buffer for a frame that spans chunks. The limit was checked by the header reader, so the
-  // allocation is bounded.
-  #bodyBuffer(length: number): Uint8Array {
-    if (!this.#reuse) return new Uint8Array(length);
-    if (this.#scratch.length < length) this.#scratch = new Uint8Array(Math.max(length, 64 * 1024));
-    return this.#scratch.subarray(0, length);
+    this.#body = new PartialFrame(options.reuseFrameBuffer ?? false);
   }
 
   override get bufferedBytes(): number {
     return this.#header.pending +
-      (this.#body === null
+      (this.#body.length < 0
         ? 0
-        : (this.#header.width || this.#header.headerSize) + this.#bodyFilled);
+        : (this.#header.width || this.#header.headerSize) + this.#body.filled);
+  }
+
+  /** @internal Bytes allocated for a frame in progress: lets tests see that a header alone costs little. */
+  get reservedBytes(): number {
+    return this.#body.capacity;
   }
 
   protected decode(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): boolean {
     const end = chunk.length;
     let offset = 0;
     let views = false;
-    if (this.#body !== null) {
-      const body = this.#body;
-      const take = Math.min(body.length - this.#bodyFilled, end);
-      body.set(chunk.subarray(0, take), this.#bodyFilled);
-      this.#bodyFilled += take;
-      offset = take;
-      if (this.#bodyFilled < body.length) return false;
-      this.#body = null;
-      onFrame(body);
+    const body = this.#body;
+    if (body.length >= 0) {
+      offset = body.fill(chunk, 0);
+      if (!body.complete) return false;
+      onFrame(body.take());
     }
     const header = this.#header;
     const fast = header.fast;
@@ -80,10 +71,8 @@ export class LengthPrefixDecoder extends FailOnceDecoder<Uint8Array> {
         views = true;
         onFrame(frame);
       } else {
-        const body = this.#bodyBuffer(length);
-        body.set(chunk.subarray(offset), 0);
-        this.#bodyFilled = end - offset;
-        this.#body = body;
+        body.begin(length);
+        body.fill(chunk, offset);
         break;
       }
     }
@@ -91,9 +80,12 @@ export class LengthPrefixDecoder extends FailOnceDecoder<Uint8Array> {
   }
 
   protected end(): void {
-    if (this.#body !== null) {
+    if (this.#body.length >= 0) {
       const headerSize = this.#header.width || this.#header.headerSize;
-      throw new IncompleteFrameError(headerSize + this.#bodyFilled, headerSize + this.#body.length);
+      throw new IncompleteFrameError(
+        headerSize + this.#body.filled,
+        headerSize + this.#body.length,
+      );
     }
     if (this.#header.pending > 0) throw new IncompleteFrameError(this.#header.pending);
   }

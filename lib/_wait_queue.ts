@@ -1,33 +1,133 @@
 // Internal: turns pushed items (accepted connections, received datagrams) into `next()`
-// promises, for the adapters whose runtime calls back instead of being asked. Past `limit`
-// waiting items the oldest are dropped, as a full kernel buffer drops datagrams.
+// promises, for the adapters whose runtime calls back instead of being asked.
+//
+// Unbounded by default: the TCP listeners queue every accepted connection. With `maxBytes`, the
+// queued items (as `sizeOf` counts them) stay within that many bytes and a NEW item that does not
+// fit is dropped and counted, as a full kernel receive buffer drops new datagrams: what is already
+// queued arrived first and is kept.
+
+/** A byte bound for the queue. */
+export interface WaitQueueBound<T> {
+  /** The most bytes the queued items may hold together. */
+  maxBytes: number;
+  /** How many bytes one item holds. */
+  sizeOf(item: T): number;
+}
+
+interface Waiter<T> {
+  resolve(item: T | null): void;
+  reject(error: unknown): void;
+}
+
+/** What an aborted `next()` rejects with: the signal's reason, as `fetch` does. */
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException("The operation was aborted", "AbortError");
+}
 
 export class WaitQueue<T> {
-  readonly #items: T[] = [];
-  readonly #waiters: ((item: T | null) => void)[] = [];
-  readonly #limit: number;
+  // A queue with a moving head: shift() on a long array copies it every time.
+  #items: T[] = [];
+  #head = 0;
+  readonly #waiters: Waiter<T>[] = [];
+  readonly #bound: WaitQueueBound<T> | undefined;
+  #bytes = 0;
+  #dropped = 0;
   #closed = false;
+  #error: { error: unknown } | null = null;
 
-  constructor(limit = Infinity) {
-    this.#limit = limit;
+  constructor(bound?: WaitQueueBound<T>) {
+    this.#bound = bound;
   }
 
-  push(item: T): void {
+  /** Items dropped because the byte bound was full. */
+  get dropped(): number {
+    return this.#dropped;
+  }
+
+  /** Bytes queued now, as the bound counts them (0 when unbounded). */
+  get queuedBytes(): number {
+    return this.#bytes;
+  }
+
+  /** Hands `item` to the oldest waiter, or queues it. Returns `false` when it was dropped. */
+  push(item: T): boolean {
     const waiter = this.#waiters.shift();
-    if (waiter !== undefined) return waiter(item);
+    if (waiter !== undefined) {
+      waiter.resolve(item);
+      return true;
+    }
+    if (this.#bound !== undefined) {
+      const size = this.#bound.sizeOf(item);
+      if (this.#bytes + size > this.#bound.maxBytes) {
+        this.#dropped++;
+        return false;
+      }
+      this.#bytes += size;
+    }
     this.#items.push(item);
-    if (this.#items.length > this.#limit) this.#items.shift();
+    return true;
   }
 
-  /** The next item; items queued before `close()` are still handed out, then `null`. */
-  next(): Promise<T | null> {
-    if (this.#items.length > 0) return Promise.resolve(this.#items.shift()!);
-    if (this.#closed) return Promise.resolve(null);
-    return new Promise((resolve) => this.#waiters.push(resolve));
+  /**
+   * The next item; items queued before `close()` are still handed out, then `null` (or the error
+   * `close` was given). An aborted `signal` rejects with its reason and gives up the place in
+   * line, so the next item goes to the next caller instead of to nobody.
+   */
+  next(signal?: AbortSignal): Promise<T | null> {
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
+    if (this.#head < this.#items.length) return Promise.resolve(this.#take());
+    if (this.#closed) {
+      return this.#error === null ? Promise.resolve(null) : Promise.reject(this.#error.error);
+    }
+    return new Promise((resolve, reject) => {
+      if (signal === undefined) {
+        this.#waiters.push({ resolve, reject });
+        return;
+      }
+      const onAbort = () => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at !== -1) this.#waiters.splice(at, 1);
+        reject(abortReason(signal));
+      };
+      const waiter: Waiter<T> = {
+        resolve: (item) => {
+          signal.removeEventListener("abort", onAbort);
+          resolve(item);
+        },
+        reject: (error) => {
+          signal.removeEventListener("abort", onAbort);
+          reject(error);
+        },
+      };
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
   }
 
-  close(): void {
+  /** Ends the queue: waiters get `null`, or reject with `error` when one is given. Idempotent. */
+  close(error?: unknown): void {
+    if (this.#closed) return;
     this.#closed = true;
-    for (const waiter of this.#waiters.splice(0)) waiter(null);
+    if (error !== undefined) this.#error = { error };
+    for (const waiter of this.#waiters.splice(0)) {
+      if (error === undefined) waiter.resolve(null);
+      else waiter.reject(error);
+    }
+  }
+
+  #take(): T {
+    const item = this.#items[this.#head]!;
+    // Let the item go: a slot left holding it would keep it alive until the next compaction.
+    (this.#items as (T | undefined)[])[this.#head] = undefined;
+    this.#head++;
+    if (this.#head === this.#items.length) {
+      this.#items = [];
+      this.#head = 0;
+    } else if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    if (this.#bound !== undefined) this.#bytes -= this.#bound.sizeOf(item);
+    return item;
   }
 }

@@ -7,12 +7,18 @@
 
 import type { Writer } from "./send.ts";
 
-/** A host and port. */
+/**
+ * A host and port. The addresses framed hands out (`localAddress`, `remoteAddress`, a listener's
+ * `address`, a datagram's `remote`) are made by {@linkcode netAddress} and print as
+ * `127.0.0.1:9000` or `[::1]:9000` in template strings.
+ */
 export interface NetAddress {
-  /** An IP address such as `"127.0.0.1"`. */
+  /** An IP address such as `"127.0.0.1"` or `"::1"` (no brackets). */
   readonly hostname: string;
-  /** The TCP port. */
+  /** The TCP or UDP port. */
   readonly port: number;
+  /** `"127.0.0.1:9000"`, or `"[::1]:9000"` for IPv6. A plain `{ hostname, port }` object also fits. */
+  toString(): string;
 }
 
 /** What a {@linkcode ByteStream} calls as bytes arrive. */

@@ -73,6 +73,44 @@ export function checkDatagram(payload: Uint8Array): void {
   if (payload.length > MAX_DATAGRAM_PAYLOAD) throw new DatagramTooLargeError(payload.length);
 }
 
+/**
+ * How many bytes of received datagrams a socket holds for `receive()` by default: 4 MiB. Past it,
+ * new datagrams are dropped and counted in {@linkcode DatagramSocket.dropped}.
+ *
+ * @example
+ * ```ts
+ * import { DEFAULT_RECEIVE_QUEUE_BYTES } from "@nianbao/framed";
+ *
+ * if (DEFAULT_RECEIVE_QUEUE_BYTES !== 4 * 1024 * 1024) throw new Error("4 MiB");
+ * ```
+ */
+export const DEFAULT_RECEIVE_QUEUE_BYTES = 4 * 1024 * 1024;
+
+/** Options of `bindDatagram`, in every runtime. */
+export interface BindDatagramOptions {
+  /** Default `"127.0.0.1"`. */
+  hostname?: string;
+  /** Default 0: the system picks a free port. */
+  port?: number;
+  /**
+   * The most bytes of received datagrams held until `receive()` takes them. Each datagram counts
+   * its payload plus 256 bytes of bookkeeping, so a flood of empty datagrams is bounded too. When
+   * the queue is full, new datagrams are dropped (the earliest are kept, as in a kernel buffer) and
+   * counted in `dropped`. Default {@linkcode DEFAULT_RECEIVE_QUEUE_BYTES} (4 MiB).
+   */
+  receiveQueueBytes?: number;
+}
+
+/** Options of {@linkcode DatagramSocket.receive}. */
+export interface ReceiveOptions {
+  /**
+   * Gives up waiting: the pending `receive()` rejects with the signal's reason (an `AbortError`
+   * `DOMException` unless another reason was given) and the next datagram goes to the next caller.
+   * `AbortSignal.timeout(ms)` makes a receive with a deadline.
+   */
+  signal?: AbortSignal;
+}
+
 /** One received datagram. */
 export interface Datagram {
   /** The payload, whole. */
@@ -83,18 +121,27 @@ export interface Datagram {
 
 /**
  * A bound UDP socket, the same in every runtime. Adapters provide it over Deno's `listenDatagram`,
- * Bun's `udpSocket` and Node's `dgram` module (see lib/adapters/).
+ * Bun's `udpSocket` and Node's `dgram` module (see lib/adapters/). Datagrams are received as they
+ * arrive into a queue bounded in bytes (see {@linkcode BindDatagramOptions.receiveQueueBytes}).
  */
 export interface DatagramSocket {
   /** Where it is bound. */
   readonly address: NetAddress;
   /**
+   * How many received datagrams were dropped because the receive queue was full. Datagrams the
+   * kernel dropped before framed saw them are not counted: nothing reports those.
+   */
+  readonly dropped: number;
+  /**
    * Sends one datagram.
    * @throws {DatagramTooLargeError} Before sending, when `data` is over 65,507 bytes.
    */
   send(data: Uint8Array, to: NetAddress): Promise<void>;
-  /** Waits for the next datagram; `null` once closed. */
-  receive(): Promise<Datagram | null>;
+  /**
+   * Waits for the next datagram; `null` once closed. With `signal`, an aborted wait rejects with the
+   * signal's reason and takes no datagram.
+   */
+  receive(options?: ReceiveOptions): Promise<Datagram | null>;
   /** Closes the socket. Idempotent. */
   close(): void;
 }

@@ -6,6 +6,7 @@
 
 import { encodeToBytes } from "./_byte_queue.ts";
 import { FailOnceDecoder } from "./_fail_once.ts";
+import { FIRST_CAPACITY, grownCapacity } from "./_partial_frame.ts";
 import type { Codec, Decoder, EncodeSink } from "./codec.ts";
 import { DelimiterInRecordError, FrameTooLargeError, IncompleteFrameError } from "./errors.ts";
 
@@ -118,11 +119,15 @@ class DelimiterCodec implements Codec<Uint8Array> {
   }
 }
 
+const EMPTY = new Uint8Array(0);
+
 class DelimiterDecoder extends FailOnceDecoder<Uint8Array> {
   readonly #delimiter: Uint8Array;
   readonly #maxRecordLength: number;
   // Bytes of an unfinished record (possibly ending in part of a delimiter), from earlier chunks.
-  #pending = new Uint8Array(0);
+  // The buffer grows with what arrives and is let go once a long record is done, so a connection
+  // that sent one long line does not keep its buffer while idle.
+  #pending = EMPTY;
   #pendingLength = 0;
 
   constructor(delimiterBytes: Uint8Array, maxRecordLength: number) {
@@ -133,6 +138,17 @@ class DelimiterDecoder extends FailOnceDecoder<Uint8Array> {
 
   override get bufferedBytes(): number {
     return this.#pendingLength;
+  }
+
+  /** @internal Bytes allocated for an unfinished record: lets tests see what an idle decoder keeps. */
+  get reservedBytes(): number {
+    return this.#pending.length;
+  }
+
+  // The held record was handed out (as a copy): keep a small buffer for the next one, not a big one.
+  #released(): void {
+    this.#pendingLength = 0;
+    if (this.#pending.length > FIRST_CAPACITY) this.#pending = EMPTY;
   }
 
   protected decode(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): boolean {
@@ -172,7 +188,7 @@ class DelimiterDecoder extends FailOnceDecoder<Uint8Array> {
       if (j === delim.length) {
         this.#checkRecord(start);
         const record = pending.slice(0, start);
-        this.#pendingLength = 0;
+        this.#released();
         onFrame(record);
         return start + delim.length - held;
       }
@@ -186,7 +202,7 @@ class DelimiterDecoder extends FailOnceDecoder<Uint8Array> {
     const record = new Uint8Array(held + at);
     record.set(pending.subarray(0, held), 0);
     record.set(chunk.subarray(0, at), held);
-    this.#pendingLength = 0;
+    this.#released();
     onFrame(record);
     return at + delim.length;
   }
@@ -206,12 +222,8 @@ class DelimiterDecoder extends FailOnceDecoder<Uint8Array> {
       throw new FrameTooLargeError(total, this.#maxRecordLength, "decode");
     }
     if (total > this.#pending.length) {
-      const grown = new Uint8Array(
-        Math.max(
-          total,
-          Math.min(this.#pending.length * 2, this.#maxRecordLength + this.#delimiter.length),
-        ),
-      );
+      const limit = this.#maxRecordLength + this.#delimiter.length - 1;
+      const grown = new Uint8Array(grownCapacity(this.#pending.length, total, limit));
       grown.set(this.#pending.subarray(0, this.#pendingLength), 0);
       this.#pending = grown;
     }

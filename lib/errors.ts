@@ -5,6 +5,9 @@
  * @module
  */
 
+import type { NetAddress } from "./byte_stream.ts";
+import { formatAddress } from "./net_address.ts";
+
 /**
  * Base class of every error framed throws on purpose.
  *
@@ -315,5 +318,100 @@ export class DelimiterInRecordError extends FramedError {
   constructor(index: number) {
     super("DELIMITER_IN_RECORD", `the record contains the delimiter at byte ${index}`);
     this.index = index;
+  }
+}
+
+// One source of truth for how an errno reads in a message; other codes keep the runtime's message.
+const SOCKET_FAILURES: Readonly<Record<string, string>> = Object.freeze({
+  ECONNREFUSED: "connection refused",
+  ECONNRESET: "connection reset",
+  ETIMEDOUT: "timed out",
+  ENOTFOUND: "host not found",
+  EAI_AGAIN: "host lookup failed, try again",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  EADDRINUSE: "address in use",
+  EADDRNOTAVAIL: "address not available",
+  EACCES: "permission denied",
+});
+
+// The runtime's errno code (`"ECONNREFUSED"`) when its error carries one: every adapter's runtime
+// puts it in a string `code` property (probed on Deno 2.9.6, Bun 1.4.5 and Node's net module).
+function causeCode(cause: unknown): string | undefined {
+  const code = (cause as { code?: unknown } | null | undefined)?.code;
+  return typeof code === "string" && code !== "" ? code : undefined;
+}
+
+function failureMessage(operation: string, address: NetAddress, cause: unknown): string {
+  const code = causeCode(cause);
+  const reason = (code === undefined ? undefined : SOCKET_FAILURES[code]) ??
+    (cause instanceof Error ? cause.message : String(cause));
+  return `${operation} ${formatAddress(address)}: ${reason}`;
+}
+
+/**
+ * A connection could not be made. The message names the address (`connect 127.0.0.1:9000:
+ * connection refused`), `code` is the runtime's errno code (`"ECONNREFUSED"`, `"ENOTFOUND"`,
+ * `"ETIMEDOUT"`...) or `"CONNECT_FAILED"` when it gave none, and `cause` is the runtime's own error.
+ *
+ * @example
+ * ```ts
+ * import { ConnectError, FramedError } from "@nianbao/framed";
+ *
+ * const refused = Object.assign(new Error("Failed to connect"), { code: "ECONNREFUSED" });
+ * const error = new ConnectError({ hostname: "127.0.0.1", port: 9000 }, refused);
+ * if (error.message !== "connect 127.0.0.1:9000: connection refused") throw new Error(error.message);
+ * if (error.code !== "ECONNREFUSED" || error.cause !== refused) throw new Error("lost the cause");
+ * if (!(error instanceof FramedError)) throw new Error("not a FramedError");
+ * ```
+ */
+export class ConnectError extends FramedError {
+  /** Where the connection was attempted. */
+  readonly address: NetAddress;
+
+  /**
+   * Creates the error.
+   *
+   * @param address Where the connection was attempted.
+   * @param cause The runtime's error.
+   */
+  constructor(address: NetAddress, cause: unknown) {
+    super(causeCode(cause) ?? "CONNECT_FAILED", failureMessage("connect", address, cause), {
+      cause,
+    });
+    this.address = address;
+  }
+}
+
+/**
+ * A listener could not be opened. The message names the address (`listen 127.0.0.1:9000: address
+ * in use`), `code` is the runtime's errno code (`"EADDRINUSE"`, `"EACCES"`...) or
+ * `"LISTEN_FAILED"` when it gave none, and `cause` is the runtime's own error.
+ *
+ * @example
+ * ```ts
+ * import { ListenError } from "@nianbao/framed";
+ *
+ * const inUse = Object.assign(new Error("Address already in use"), { code: "EADDRINUSE" });
+ * const error = new ListenError({ hostname: "::1", port: 9000 }, inUse);
+ * if (error.message !== "listen [::1]:9000: address in use") throw new Error(error.message);
+ * if (error.code !== "EADDRINUSE" || error.address.port !== 9000) throw new Error("lost facts");
+ * ```
+ */
+export class ListenError extends FramedError {
+  /** Where the listener was to be opened. */
+  readonly address: NetAddress;
+
+  /**
+   * Creates the error.
+   *
+   * @param address Where the listener was to be opened.
+   * @param cause The runtime's error.
+   */
+  constructor(address: NetAddress, cause: unknown) {
+    super(causeCode(cause) ?? "LISTEN_FAILED", failureMessage("listen", address, cause), {
+      cause,
+    });
+    this.address = address;
   }
 }

@@ -19,15 +19,31 @@ export interface FramedConnOptions {
    */
   readHighWaterMark?: number;
   /**
-   * Bytes queued for sending above this many make `write()` return `false` and pause reading, so
-   * a peer that sends but does not read cannot grow our memory. Default 1 MiB.
+   * Bytes queued for sending above this many make `write()` return `false` (and, with
+   * `pauseReadsWhileWriteBlocked`, pause reading). Default 1 MiB.
    */
   writeHighWaterMark?: number;
+  /**
+   * Stop reading while more than `writeHighWaterMark` bytes wait to be sent, so that a handler
+   * that answers every frame without awaiting `flush()` cannot be made to queue without bound by
+   * a peer that sends but does not read. Default `true`, and `true` for `listen()` and `serve()`;
+   * `connect()` defaults to `false`: a client that pipelines requests must keep reading replies
+   * while its own writes wait, or each side would wait for the other to read.
+   */
+  pauseReadsWhileWriteBlocked?: boolean;
   /** Close the connection when no byte arrives for this many milliseconds. Default 0 (never). */
   idleTimeout?: number;
+  /**
+   * How long `close()` keeps reading (and discarding) after it has sent FIN, waiting for the peer
+   * to end its side, in milliseconds. Releasing a socket while the peer still sends makes the
+   * kernel reset the connection and drop bytes not yet delivered; waiting for the peer's end of
+   * stream avoids that. Default 2,000 ms.
+   */
+  lingerTimeout?: number;
 }
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+const DEFAULT_LINGER_TIMEOUT = 2_000;
 
 // What a queued frame costs for backpressure: its bytes when it has any, a flat guess otherwise.
 function sizeOf(frame: unknown): number {
@@ -49,6 +65,11 @@ interface Waiter<T> {
  * to the operating system; `writeFrame(frame)` is `write` plus `flush`. A frame passed to `write`
  * must not be changed until the next `flush` resolves (large bodies are sent without a copy).
  *
+ * **Closing.** `close()` is graceful: it sends everything written so far, then FIN, waits briefly
+ * for the peer to end its side, and releases the socket; it rejects if the frames could not be
+ * sent. `abort()` releases the socket at once and drops unsent frames. `await using conn = ...`
+ * calls `close()` at the end of the scope.
+ *
  * **Receiving**, pick one per connection:
  * - `for await (const frame of conn)` or `readFrame()`: simplest; one promise per frame.
  * - `onFrame(handler)`: a synchronous callback per frame, the fast path for small frames (millions
@@ -67,10 +88,10 @@ interface Waiter<T> {
  * const conn = await connect({ port: 8000, codec: lengthPrefix() });
  * await conn.writeFrame(new TextEncoder().encode("hello"));
  * const reply = await conn.readFrame();
- * conn.close();
+ * await conn.close();
  * ```
  */
-export class FramedConn<T> implements AsyncIterable<T> {
+export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
   /** The codec frames are encoded and decoded with. */
   readonly codec: Codec<T>;
   /** The underlying byte stream. Writing to it directly bypasses framing; don't. */
@@ -81,6 +102,8 @@ export class FramedConn<T> implements AsyncIterable<T> {
   #borrow = false;
   readonly #readHighWaterMark: number;
   readonly #writeHighWaterMark: number;
+  readonly #lingerTimeout: number;
+  readonly #pauseReadsWhileWriteBlocked: boolean;
 
   // Receiving.
   #started = false;
@@ -105,7 +128,16 @@ export class FramedConn<T> implements AsyncIterable<T> {
   #written = 0;
   #flushWaiters: { target: number; resolve(): void; reject(error: unknown): void }[] = [];
   #writeError: unknown = null;
+
+  // Closing: #closed once close() or abort() was called (no more writes); #closing is close()'s
+  // promise; #released once the socket itself is closed. In between, close() is still sending,
+  // and received bytes are discarded (#discarding) until the peer's end of stream (#peerEnded).
   #closed = false;
+  #closing: Promise<void> | null = null;
+  #released = false;
+  #discarding = false;
+  #peerEnded = false;
+  #onPeerEnd: (() => void) | null = null;
 
   /**
    * Wraps a connected byte stream.
@@ -119,13 +151,15 @@ export class FramedConn<T> implements AsyncIterable<T> {
     this.codec = codec;
     this.#readHighWaterMark = options.readHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.#writeHighWaterMark = options.writeHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.#lingerTimeout = options.lingerTimeout ?? DEFAULT_LINGER_TIMEOUT;
+    this.#pauseReadsWhileWriteBlocked = options.pauseReadsWhileWriteBlocked ?? true;
     const idle = options.idleTimeout ?? 0;
     if (idle > 0) {
       this.#lastActivity = Date.now();
       this.#idleTimer = setInterval(() => {
         if (Date.now() - this.#lastActivity >= idle) {
           this.#failRead(new IdleTimeoutError(idle));
-          this.close();
+          this.abort();
         }
       }, Math.max(10, Math.floor(idle / 4)));
     }
@@ -186,6 +220,12 @@ export class FramedConn<T> implements AsyncIterable<T> {
    */
   onFrame(handler: (frame: T) => void, options: { borrow?: boolean } = {}): Promise<void> {
     if (this.#handler !== null) throw new TypeError("onFrame() was already called");
+    if (this.#waiters.length > 0) {
+      // The waiting readFrame() would never be answered: every frame would go to the handler.
+      throw new TypeError(
+        "onFrame() was called while readFrame() or a for await loop waits for a frame; use one",
+      );
+    }
     this.#handler = handler;
     if (!this.#started) this.#borrow = options.borrow ?? false;
     const done = new Promise<void>((resolve, reject) => {
@@ -195,7 +235,7 @@ export class FramedConn<T> implements AsyncIterable<T> {
       while (this.#head < this.#frames.length) handler(this.#dequeue()!);
     } catch (error) {
       this.#failRead(error);
-      this.close();
+      this.#closeAfterFailure();
     }
     if (this.#readDone !== null || this.#closed) this.#settleHandler();
     else this.#start();
@@ -209,21 +249,23 @@ export class FramedConn<T> implements AsyncIterable<T> {
     this.stream.start({
       data: (chunk) => this.#onData(chunk),
       end: () => this.#onEnd(),
-      error: (error) =>
-        this.#failRead(new ConnectionClosedError("the connection failed", { cause: error })),
+      error: (error) => {
+        this.#peerEnd();
+        this.#failRead(new ConnectionClosedError("the connection failed", { cause: error }));
+      },
     });
     this.#applyPause();
   }
 
   #onData(chunk: Uint8Array): boolean {
-    if (this.#readDone !== null) return false;
+    if (this.#readDone !== null || this.#discarding) return false;
     if (this.#idleTimer !== undefined) this.#lastActivity = Date.now();
     try {
       // Borrowed frames never outlive the handler, so the adapter may always reuse its buffer.
       return this.#decoder!.push(chunk, this.#emit) && !this.#borrow;
     } catch (error) {
       this.#failRead(error);
-      this.close();
+      this.#closeAfterFailure();
       return false;
     }
   }
@@ -270,15 +312,24 @@ export class FramedConn<T> implements AsyncIterable<T> {
   }
 
   #onEnd(): void {
+    this.#peerEnd();
     if (this.#readDone !== null) return;
     try {
       this.#decoder!.finish();
     } catch (error) {
       this.#failRead(error);
-      this.close();
+      this.#closeAfterFailure();
       return;
     }
     this.#endRead({});
+  }
+
+  // The peer will send nothing more (FIN, reset or failure): a lingering close() may release.
+  #peerEnd(): void {
+    this.#peerEnded = true;
+    const wake = this.#onPeerEnd;
+    this.#onPeerEnd = null;
+    wake?.();
   }
 
   #failRead(error: unknown): void {
@@ -307,8 +358,8 @@ export class FramedConn<T> implements AsyncIterable<T> {
   }
 
   #applyPause(): void {
-    if (!this.#started || this.#closed) return;
-    const pause = this.#pausedForRead || this.#pausedForWrite;
+    if (!this.#started || this.#released) return;
+    const pause = !this.#discarding && (this.#pausedForRead || this.#pausedForWrite);
     if (pause === this.#paused) return;
     this.#paused = pause;
     if (pause) this.stream.pause();
@@ -322,11 +373,11 @@ export class FramedConn<T> implements AsyncIterable<T> {
    * @param frame The frame. Do not change it until the next `flush()` resolves.
    * @returns `false` when more than `writeHighWaterMark` bytes are waiting: await `flush()`.
    * @throws {FrameTooLargeError} When the frame is over the codec's limit (nothing is queued).
-   * @throws {ConnectionClosedError} After `close()` or a failed write.
+   * @throws {ConnectionClosedError} After `close()`, `abort()` or a failed write.
    */
   write(frame: T): boolean {
     if (this.#writeError !== null) throw this.#writeError;
-    if (this.#closed) throw new ConnectionClosedError();
+    if (this.#closed) throw new ConnectionClosedError("the connection is closed for writing");
     const out = this.#out;
     const before = out.byteLength;
     this.codec.encodeTo(frame, out);
@@ -337,7 +388,7 @@ export class FramedConn<T> implements AsyncIterable<T> {
     }
     // Bytes already handed to the pump but not yet written are waiting too.
     if (this.#enqueued - this.#written <= this.#writeHighWaterMark) return true;
-    if (!this.#pausedForWrite) {
+    if (this.#pauseReadsWhileWriteBlocked && !this.#pausedForWrite) {
       this.#pausedForWrite = true;
       this.#applyPause();
     }
@@ -393,9 +444,9 @@ export class FramedConn<T> implements AsyncIterable<T> {
         }
       }
     } catch (error) {
-      this.#writeError = this.#closed ? new ConnectionClosedError() : error;
+      this.#writeError ??= this.#released ? new ConnectionClosedError() : error;
       for (const waiter of this.#flushWaiters.splice(0)) waiter.reject(this.#writeError);
-      this.close();
+      this.abort();
     } finally {
       this.#pumping = false;
     }
@@ -413,23 +464,106 @@ export class FramedConn<T> implements AsyncIterable<T> {
   }
 
   /**
-   * Closes the connection now. Pending reads resolve to `null`; unsent frames are dropped (call
-   * `flush()` or `closeWrite()` first to send them). Idempotent.
+   * Closes gracefully, like Node's `socket.end()` or Python's `sendall` then `close`: everything
+   * written so far is sent, then FIN; received frames are no longer delivered (pending reads
+   * resolve to `null`); then, once the peer has ended its side (or after `lingerTimeout`), the
+   * socket is released. Idempotent: every call returns the same promise.
+   *
+   * You need not await it: a close nobody awaits never causes an unhandled rejection. Await it to
+   * know that the frames were sent.
+   *
+   * @returns A promise that resolves once everything written was handed to the operating system
+   * and the socket is released.
+   * @throws {PartialWriteError} When the frames could not all be sent (the peer reset, or
+   * `abort()` was called first); the socket is released all the same.
    */
-  close(): void {
-    if (this.#closed) return;
+  close(): Promise<void> {
+    if (this.#closing === null) {
+      this.#closing = this.#closeGracefully();
+      // Failures also reach flush() and write() callers; a close nobody awaits must not crash.
+      this.#closing.catch(() => {});
+    }
+    return this.#closing;
+  }
+
+  async #closeGracefully(): Promise<void> {
     this.#closed = true;
+    this.#endRead({});
+    // Keep reading and drop what arrives: a socket released with unread bytes is reset by the
+    // kernel, and a reset throws away what we sent that the peer has not read yet.
+    this.#discarding = true;
+    if (!this.#released) {
+      if (this.#started) this.#applyPause();
+      else this.#start();
+    }
+    try {
+      await this.flush();
+      if (!this.#released) {
+        try {
+          await this.stream.closeWrite();
+        } catch (cause) {
+          throw new ConnectionClosedError("the connection failed while sending its end", { cause });
+        }
+      }
+      await this.#lingerUntilPeerEnds();
+    } finally {
+      this.#release(undefined);
+    }
+  }
+
+  #lingerUntilPeerEnds(): Promise<void> {
+    if (this.#peerEnded || this.#released || this.#lingerTimeout <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#onPeerEnd = null;
+        resolve();
+      }, this.#lingerTimeout);
+      this.#onPeerEnd = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /**
+   * Closes at once: the socket is released, unsent frames are dropped (pending `flush()`,
+   * `writeFrame()` and `close()` calls reject with {@linkcode ConnectionClosedError}), and
+   * pending reads resolve to `null`. Idempotent.
+   *
+   * @param reason Why, kept as the `cause` of the errors unsent frames are rejected with.
+   */
+  abort(reason?: unknown): void {
+    this.#closed = true;
+    this.#release(reason);
+  }
+
+  // A decode error or a throwing handler: reading is over, but replies already written still go.
+  #closeAfterFailure(): void {
+    void this.close();
+  }
+
+  #release(reason: unknown): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#stopIdleTimer();
     this.stream.close();
     this.#endRead({});
+    this.#peerEnd();
     if (this.#written < this.#enqueued) {
       this.#writeError ??= new ConnectionClosedError(
         "the connection was closed before the frames were sent",
+        reason === undefined ? undefined : { cause: reason },
       );
       for (const waiter of this.#flushWaiters.splice(0)) waiter.reject(this.#writeError);
     }
   }
 
-  /** `true` after `close()` or a fatal error. */
+  /** Closes gracefully at the end of an `await using` scope; see {@linkcode FramedConn.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** `true` after `close()`, `abort()` or a fatal error: `write()` throws from then on. */
   get closed(): boolean {
     return this.#closed;
   }

@@ -8,6 +8,7 @@
 import { encodeToBytes } from "./_byte_queue.ts";
 import { FailOnceDecoder } from "./_fail_once.ts";
 import { INCOMPLETE, LengthHeaderReader } from "./_length_reader.ts";
+import { PartialFrame } from "./_partial_frame.ts";
 import type { Codec, Decoder, EncodeSink } from "./codec.ts";
 import { FrameTooLargeError, IncompleteFrameError, InvalidHeaderError } from "./errors.ts";
 import { BORROW_THRESHOLD, DEFAULT_MAX_FRAME_LENGTH } from "./length_prefix.ts";
@@ -112,10 +113,15 @@ export function pythonJsonDumps(value: unknown): string {
 // The exact bytes each decoded header arrived as, so echoing a frame sends them back unchanged.
 const rawHeaders = new WeakMap<JsonHeader, Uint8Array>();
 
+// Iterative, with an explicit stack: a peer controls the nesting depth, and a recursive freeze of a
+// header nested 30,000 deep overflowed the call stack (RangeError) instead of decoding.
 function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (next === null || typeof next !== "object" || Object.isFrozen(next)) continue;
+    Object.freeze(next);
+    for (const child of Object.values(next)) pending.push(child);
   }
   return value;
 }
@@ -205,7 +211,11 @@ class JsonHeaderCodecImpl implements JsonHeaderCodec {
     try {
       header = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
     } catch (cause) {
-      throw new InvalidHeaderError(`the header is not valid UTF-8 JSON`, { cause });
+      // An engine whose JSON.parse recurses runs out of stack on deep nesting: a bad header too.
+      const why = cause instanceof RangeError
+        ? "is nested too deeply to parse"
+        : "is not valid UTF-8 JSON";
+      throw new InvalidHeaderError(`the header ${why}`, { cause });
     }
     if (header === null || typeof header !== "object" || Array.isArray(header)) {
       throw new InvalidHeaderError(`the header is not a JSON object`);
@@ -235,8 +245,6 @@ class JsonHeaderCodecImpl implements JsonHeaderCodec {
   }
 }
 
-const EMPTY = new Uint8Array(0);
-
 const enum Phase {
   Length,
   Header,
@@ -248,9 +256,11 @@ class JsonHeaderDecoder extends FailOnceDecoder<JsonHeaderFrame | JsonHeaderEven
   readonly #streaming: boolean;
   readonly #length: LengthHeaderReader;
   #phase = Phase.Length;
-  // The header JSON (Phase.Header) or the buffered body (Phase.Body, not streaming) being filled.
-  #buffer = EMPTY;
-  #filled = 0;
+  // The header JSON (Phase.Header), then the body (Phase.Body, not streaming) when it spans
+  // chunks; its buffer grows as bytes arrive, never to what the length or size field announces.
+  readonly #partial = new PartialFrame();
+  // Body bytes handed over so far (Phase.Body, streaming).
+  #streamed = 0;
   #header: JsonHeader = {};
   #jsonLength = 0;
   #bodyLength = 0;
@@ -265,42 +275,51 @@ class JsonHeaderDecoder extends FailOnceDecoder<JsonHeaderFrame | JsonHeaderEven
 
   override get bufferedBytes(): number {
     if (this.#phase === Phase.Length) return this.#length.pending;
-    return this.#streaming && this.#phase === Phase.Body ? 0 : this.#filled;
+    return this.#partial.length < 0 ? 0 : this.#partial.filled;
+  }
+
+  /** @internal Bytes allocated for a header or body in progress: lets tests see that an announcement alone costs little. */
+  get reservedBytes(): number {
+    return this.#partial.capacity;
+  }
+
+  // Body bytes received so far, buffered or streamed.
+  get #bodyReceived(): number {
+    return this.#streaming ? this.#streamed : Math.max(this.#partial.filled, 0);
   }
 
   protected decode(
     chunk: Uint8Array,
     emit: (frame: JsonHeaderFrame | JsonHeaderEvent) => void,
   ): boolean {
+    const partial = this.#partial;
     let offset = 0;
     let views = false;
     while (
-      offset < chunk.length || (this.#phase === Phase.Body && this.#bodyLength === this.#filled)
+      offset < chunk.length ||
+      (this.#phase === Phase.Body && this.#bodyLength === this.#bodyReceived)
     ) {
       if (this.#phase === Phase.Length) {
         const length = this.#length.read(chunk, offset);
         offset += this.#length.consumed;
         if (length === INCOMPLETE) break;
         this.#phase = Phase.Header;
-        this.#buffer = new Uint8Array(length);
         this.#jsonLength = length;
-        this.#filled = 0;
+        partial.begin(length);
       }
       if (this.#phase === Phase.Header) {
-        offset = this.#fill(chunk, offset);
-        if (this.#filled < this.#buffer.length) break;
-        const json = this.#buffer;
-        this.#buffer = EMPTY;
-        this.#filled = 0;
-        [this.#header, this.#bodyLength] = this.#codec.parseHeader(json);
+        offset = partial.fill(chunk, offset);
+        if (!partial.complete) break;
+        [this.#header, this.#bodyLength] = this.#codec.parseHeader(partial.take());
         this.#phase = Phase.Body;
+        this.#streamed = 0;
         if (this.#streaming) {
           emit({ type: "header", header: this.#header, bodyLength: this.#bodyLength });
         }
         continue;
       }
       // Phase.Body
-      const wanted = this.#bodyLength - this.#filled;
+      const wanted = this.#bodyLength - this.#bodyReceived;
       const available = Math.min(wanted, chunk.length - offset);
       if (this.#streaming) {
         if (available > 0) {
@@ -308,32 +327,24 @@ class JsonHeaderDecoder extends FailOnceDecoder<JsonHeaderFrame | JsonHeaderEven
           emit({ type: "body", chunk: chunk.subarray(offset, offset + available) });
         }
         offset += available;
-        this.#filled += available;
-      } else if (this.#filled === 0 && available === wanted) {
+        this.#streamed += available;
+        if (this.#streamed < this.#bodyLength) break;
+        this.#phase = Phase.Length;
+        emit({ type: "end" });
+      } else if (partial.length < 0 && available === wanted) {
         views ||= available > 0;
         emit({ header: this.#header, body: chunk.subarray(offset, offset + available) });
         offset += available;
         this.#phase = Phase.Length;
-        continue;
       } else {
-        if (this.#filled === 0) this.#buffer = new Uint8Array(this.#bodyLength);
-        offset = this.#fill(chunk, offset);
+        if (partial.length < 0) partial.begin(this.#bodyLength);
+        offset = partial.fill(chunk, offset);
+        if (!partial.complete) break;
+        this.#phase = Phase.Length;
+        emit({ header: this.#header, body: partial.take() });
       }
-      if (this.#filled < this.#bodyLength) break;
-      this.#phase = Phase.Length;
-      emit(this.#streaming ? { type: "end" } : { header: this.#header, body: this.#buffer });
-      this.#buffer = EMPTY;
-      this.#filled = 0;
     }
     return views;
-  }
-
-  // Copies from chunk into #buffer until it is full or the chunk ends; returns the new offset.
-  #fill(chunk: Uint8Array, offset: number): number {
-    const take = Math.min(this.#buffer.length - this.#filled, chunk.length - offset);
-    this.#buffer.set(chunk.subarray(offset, offset + take), this.#filled);
-    this.#filled += take;
-    return offset + take;
   }
 
   protected end(): void {
@@ -343,9 +354,9 @@ class JsonHeaderDecoder extends FailOnceDecoder<JsonHeaderFrame | JsonHeaderEven
         if (this.#length.pending > 0) throw new IncompleteFrameError(this.#length.pending);
         return;
       case Phase.Header:
-        throw new IncompleteFrameError(this.#length.headerSize + this.#filled);
+        throw new IncompleteFrameError(this.#length.headerSize + this.#partial.filled);
       case Phase.Body:
-        throw new IncompleteFrameError(head + this.#filled, head + this.#bodyLength);
+        throw new IncompleteFrameError(head + this.#bodyReceived, head + this.#bodyLength);
     }
   }
 }

@@ -4,6 +4,7 @@
  * @module
  */
 
+import { AcceptBackoff, isPeerAcceptError } from "./_accept_backoff.ts";
 import type { ByteListener, NetAddress } from "./byte_stream.ts";
 import type { Codec } from "./codec.ts";
 import { FramedConn, type FramedConnOptions } from "./framed_conn.ts";
@@ -21,13 +22,15 @@ export interface ServeHandlerOptions<T> extends FramedConnOptions {
   signal?: AbortSignal;
   /**
    * Receives every per-connection failure (bad frame, peer reset, handler throw) with its
-   * connection, and accept failures with `null`. Default: `console.error`.
+   * connection, and accept failures of the process (such as EMFILE, out of file descriptors) with
+   * `null`, once per burst while accepting backs off. A peer that resets before it is accepted is
+   * skipped silently. Default: `console.error`.
    */
   onError?: (error: unknown, conn: FramedConn<T> | null) => void;
 }
 
-/** A running server. */
-export interface Server {
+/** A running server. `await using server = await serve(...)` shuts it down at the end of the scope. */
+export interface Server extends AsyncDisposable {
   /** Where it listens; `port` is the real port when 0 was asked for. */
   readonly address: NetAddress;
   /** Connections being handled right now. */
@@ -40,8 +43,6 @@ export interface Server {
    */
   shutdown(): Promise<void>;
 }
-
-const ACCEPT_RETRY_MS = 100;
 
 /**
  * Serves framed connections from any {@linkcode ByteListener}. Use `serve()` from the package root
@@ -70,6 +71,8 @@ export function serveListener<T>(listener: ByteListener, options: ServeHandlerOp
   const active = new Set<FramedConn<T>>();
   const handlers = new Set<Promise<void>>();
   let stopping = false;
+  // Ends a backoff wait as soon as shutdown() is called, whether or not the user gave a signal.
+  const stopped = new AbortController();
 
   const report = (error: unknown, conn: FramedConn<T> | null) => {
     try {
@@ -80,31 +83,42 @@ export function serveListener<T>(listener: ByteListener, options: ServeHandlerOp
   };
 
   const handle = async (conn: FramedConn<T>) => {
+    let failed = false;
     try {
       await handler(conn);
-      await conn.flush();
     } catch (error) {
+      failed = true;
       report(error, conn);
+    }
+    try {
+      // Graceful: replies the handler wrote are sent before the connection is released.
+      await conn.close();
+    } catch (error) {
+      if (!failed) report(error, conn);
     } finally {
-      conn.close();
       active.delete(conn);
     }
   };
 
   const acceptLoop = async () => {
+    const backoff = new AcceptBackoff();
     while (!stopping) {
       let stream;
       try {
         stream = await listener.accept();
       } catch (error) {
-        report(error, null);
-        await new Promise((resolve) => setTimeout(resolve, ACCEPT_RETRY_MS));
+        // A peer that reset before it was accepted costs nothing: never wait, never report. Only
+        // an error of the process (EMFILE) waits, briefly, and is reported once per burst.
+        if (isPeerAcceptError(error)) continue;
+        if (backoff.fail()) report(error, null);
+        await backoff.wait(stopped.signal);
         continue;
       }
+      backoff.succeed();
       if (stream === null) break;
       const conn = new FramedConn(stream, codec, options);
       if (stopping) {
-        conn.close();
+        conn.abort();
         break;
       }
       active.add(conn);
@@ -123,6 +137,7 @@ export function serveListener<T>(listener: ByteListener, options: ServeHandlerOp
   const shutdown = (): Promise<void> => {
     if (!stopping) {
       stopping = true;
+      stopped.abort();
       listener.close();
       for (const conn of active) conn.stopReading();
     }
@@ -141,5 +156,6 @@ export function serveListener<T>(listener: ByteListener, options: ServeHandlerOp
     },
     finished,
     shutdown,
+    [Symbol.asyncDispose]: shutdown,
   };
 }

@@ -2,7 +2,12 @@
 // stream can be cut.
 
 import assert from "node:assert/strict";
-import type { Codec, Decoder } from "../mod.ts";
+import { type Codec, type Decoder, detectRuntime, type SocketApi } from "../mod.ts";
+
+/** The socket APIs to test here: native and node:net, or node:net alone in Node (its native API). */
+export const SOCKET_APIS: readonly SocketApi[] = detectRuntime() === "node"
+  ? ["node"]
+  : ["native", "node"];
 
 /** mulberry32: small, fast and reproducible. The seed is printed in failure messages. */
 export function seededRandom(seed: number): () => number {

@@ -4,13 +4,14 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect, detectRuntime, lengthPrefix, type SocketApi } from "../mod.ts";
+import { connect, detectRuntime, lengthPrefix } from "../mod.ts";
 import { line, runtimeCommand, start } from "./_process.ts";
+import { SOCKET_APIS } from "./_helpers.ts";
 
 const MiB = 1024 * 1024;
 const FRAMES = 256;
 
-for (const api of ["native", "node"] as SocketApi[]) {
+for (const api of SOCKET_APIS) {
   test(
     `${detectRuntime()} ${api}: pushing 256 MiB at a slow handler grows server RSS by less than 64 MiB`,
     { timeout: 120_000 },

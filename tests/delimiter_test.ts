@@ -88,3 +88,27 @@ test("a stream that ends without the final delimiter ends mid-frame", () => {
 test("an empty delimiter is refused up front", () => {
   assert.throws(() => delimiter({ delimiter: "" }), RangeError);
 });
+
+/** The decoder's internal count of bytes allocated for an unfinished record. */
+function reservedBytes(decoder: object): number {
+  const reserved = (decoder as { reservedBytes?: unknown }).reservedBytes;
+  assert.equal(typeof reserved, "number", "the decoder reports the bytes it reserved");
+  return reserved as number;
+}
+
+test("a long record held across chunks grows with what arrives and is let go once complete", () => {
+  const decoder = delimiter().createDecoder();
+  const got: Uint8Array[] = [];
+  const line = new Uint8Array(60 * 1024).fill(0x61);
+  for (let at = 0; at < line.length; at += 1000) {
+    decoder.push(line.subarray(at, at + 1000), (r) => got.push(r));
+    const held = decoder.bufferedBytes;
+    assert.ok(reservedBytes(decoder) <= Math.max(2 * held, 4096), `${held} held`);
+  }
+  decoder.push(utf8("\nshort"), (r) => got.push(r));
+  assert.equal(got.length, 1);
+  assert.equal(got[0]!.length, line.length);
+  assert.ok(got[0]!.every((b) => b === 0x61));
+  assert.equal(decoder.bufferedBytes, 5);
+  assert.ok(reservedBytes(decoder) <= 4096, "an idle decoder keeps at most a small buffer");
+});

@@ -10,7 +10,16 @@ import {
   type JsonHeaderFrame,
   pythonJsonDumps,
 } from "../mod.ts";
-import { checkAllChunkings, concat, fromHex, hex, seededRandom, utf8 } from "./_helpers.ts";
+import { FIRST_CAPACITY } from "../lib/_partial_frame.ts";
+import {
+  checkAllChunkings,
+  concat,
+  decodeWithCuts,
+  fromHex,
+  hex,
+  seededRandom,
+  utf8,
+} from "./_helpers.ts";
 
 const snapshot = (f: JsonHeaderFrame): JsonHeaderFrame => ({
   header: f.header,
@@ -194,4 +203,115 @@ test("the streaming decoder announces an empty body with header then end", () =>
     (e) => events.push(e.type),
   );
   assert.deepEqual(events, ["header", "end"]);
+});
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** The decoder's internal count of bytes allocated for a header or body in progress. */
+function reservedBytes(decoder: object): number {
+  const reserved = (decoder as { reservedBytes?: unknown }).reservedBytes;
+  assert.equal(typeof reserved, "number", "the decoder reports the bytes it reserved");
+  return reserved as number;
+}
+
+function patterned(size: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 7 + seed + (i >>> 9)) & 0xff;
+  return bytes;
+}
+
+function sameBytes(actual: Uint8Array, expected: Uint8Array): boolean {
+  if (actual.length !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return false;
+  return true;
+}
+
+test("a header announcing a 16 MiB body followed by 1 KiB reserves 4 KiB, not 16 MiB", () => {
+  const codec = jsonHeader();
+  const decoder = codec.createDecoder();
+  const head = codec.encodeHeader({ file_name: "big" }, 16 * MiB);
+  decoder.push(concat([head, new Uint8Array(KiB)]), () => {});
+  assert.equal(decoder.bufferedBytes, KiB);
+  assert.equal(reservedBytes(decoder), FIRST_CAPACITY);
+});
+
+test("a length announcing a 1 MiB header followed by 1 KiB reserves 4 KiB, not 1 MiB", () => {
+  const decoder = jsonHeader({ maxHeaderLength: MiB }).createDecoder();
+  decoder.push(concat([fromHex("00100000"), utf8(`{"pad":"${"x".repeat(KiB)}`)]), () => {});
+  assert.equal(reservedBytes(decoder), FIRST_CAPACITY);
+});
+
+test("headers and bodies larger than the first buffer decode byte-exact when cut around every growth step", () => {
+  const codec = jsonHeader({ maxHeaderLength: MiB });
+  const frames = [
+    frame({ pad: "h".repeat(5 * FIRST_CAPACITY + 10) }, utf8("after a big header")),
+    frame({}, patterned(FIRST_CAPACITY - 1, 1)),
+    frame({ n: 2 }, patterned(FIRST_CAPACITY + 1, 2)),
+    frame({ n: 3 }, patterned(64 * KiB + 3, 3)),
+    frame({ n: 4 }, patterned(200 * KiB, 4)),
+    frame({ last: true }, utf8("z")),
+  ];
+  const encoded = frames.map((f) => codec.encode(f));
+  const wire = concat(encoded);
+  // Split points within 6 bytes of each frame start, body start and doubling inside each part.
+  const marks: number[] = [];
+  let start = 0;
+  for (const [i, bytes] of encoded.entries()) {
+    const bodyStart = bytes.length - frames[i]!.body.length;
+    for (const part of [0, 4, bodyStart]) {
+      for (const k of [0, 1, 2, 4, 8, 16, 32]) marks.push(start + part + k * FIRST_CAPACITY);
+    }
+    start += bytes.length;
+  }
+  const splits = new Set<number>();
+  for (const mark of marks) {
+    for (let d = -6; d <= 6; d++) if (mark + d > 0 && mark + d < wire.length) splits.add(mark + d);
+  }
+  const random = seededRandom(65);
+  const chunkings: number[][] = [...splits].map((split) => [split]);
+  for (let run = 0; run < 100; run++) {
+    const cuts: number[] = [];
+    for (let at = 0;;) {
+      at += 1 + Math.floor(random() * random() * 48 * KiB);
+      if (at >= wire.length) break;
+      cuts.push(at);
+    }
+    chunkings.push(cuts);
+  }
+  for (const cuts of chunkings) {
+    const decoded = decodeWithCuts(codec.createDecoder(), wire, cuts, snapshot);
+    const what = `cut at ${cuts.slice(0, 3).join(", ")}${cuts.length > 3 ? ", …" : ""}`;
+    assert.equal(decoded.length, frames.length, what);
+    decoded.forEach((got, i) => {
+      assert.deepEqual(got.header, frames[i]!.header, `header ${i}, ${what}`);
+      assert.ok(sameBytes(got.body, frames[i]!.body), `body ${i} differs, ${what}`);
+    });
+  }
+});
+
+test("a header nested 30,000 deep is frozen all the way down, not a RangeError", () => {
+  const depth = 30_000;
+  const json = `{"data_size":0,"deep":${"[".repeat(depth)}${"]".repeat(depth)}}`;
+  const bytes = utf8(json);
+  const wire = new Uint8Array(4 + bytes.length);
+  new DataView(wire.buffer).setUint32(0, bytes.length);
+  wire.set(bytes, 4);
+  let decoded: JsonHeaderFrame[] = [];
+  try {
+    decoded = decodeAll(jsonHeader(), wire);
+  } catch (error) {
+    // Refusing it is allowed too, but only as a typed error.
+    assert.ok(error instanceof InvalidHeaderError, `got ${error}`);
+    return;
+  }
+  assert.equal(decoded.length, 1);
+  let level: unknown = decoded[0]!.header.deep;
+  let seen = 0;
+  while (Array.isArray(level)) {
+    assert.ok(Object.isFrozen(level), `level ${seen} is frozen`);
+    level = level[0];
+    seen++;
+  }
+  assert.equal(seen, depth);
 });

@@ -2,12 +2,22 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   decodeAll,
+  type Decoder,
   FrameTooLargeError,
   IncompleteFrameError,
   LENGTH_FORMATS,
   lengthPrefix,
 } from "../mod.ts";
-import { checkAllChunkings, copyBytes, fromHex, seededRandom, utf8 } from "./_helpers.ts";
+import { FIRST_CAPACITY, grownCapacity, PartialFrame } from "../lib/_partial_frame.ts";
+import {
+  checkAllChunkings,
+  concat,
+  copyBytes,
+  decodeWithCuts,
+  fromHex,
+  seededRandom,
+  utf8,
+} from "./_helpers.ts";
 
 const sampleFrames = (): Uint8Array[] => {
   const random = seededRandom(7);
@@ -163,4 +173,153 @@ test("with reuseFrameBuffer, frames that span chunks are assembled in one reused
   }
   assert.deepEqual(texts, ["first", "second"]);
   assert.equal(buffers[0], buffers[1], "no allocation per spanning frame");
+});
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/** The decoders' internal count of bytes allocated for a frame in progress. */
+function reservedBytes(decoder: object): number {
+  const reserved = (decoder as { reservedBytes?: unknown }).reservedBytes;
+  assert.equal(typeof reserved, "number", "the decoder reports the bytes it reserved");
+  return reserved as number;
+}
+
+/** Bytes whose value depends on position and seed, so a shifted or stale byte is caught. */
+function patterned(size: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 7 + seed + (i >>> 9)) & 0xff;
+  return bytes;
+}
+
+function sameBytes(actual: Uint8Array, expected: Uint8Array): boolean {
+  if (actual.length !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return false;
+  return true;
+}
+
+/** Pushes `wire` cut at `cuts`, copying each frame inside onFrame (valid in every buffer mode). */
+function decodeCopying(decoder: Decoder<Uint8Array>, wire: Uint8Array, cuts: number[]) {
+  const frames: Uint8Array[] = [];
+  let start = 0;
+  for (const end of [...cuts, wire.length]) {
+    decoder.push(wire.slice(start, end), (frame) => frames.push(frame.slice()));
+    start = end;
+  }
+  decoder.finish();
+  return frames;
+}
+
+test("a header announcing 16 MiB followed by 1 KiB reserves 4 KiB, not 16 MiB", () => {
+  for (const reuseFrameBuffer of [false, true]) {
+    const decoder = lengthPrefix().createDecoder({ reuseFrameBuffer });
+    decoder.push(concat([fromHex("01000000"), new Uint8Array(KiB)]), () => {});
+    assert.equal(decoder.bufferedBytes, 4 + KiB);
+    assert.equal(reservedBytes(decoder), FIRST_CAPACITY, `reuseFrameBuffer: ${reuseFrameBuffer}`);
+    assert.equal(FIRST_CAPACITY, 4 * KiB);
+  }
+});
+
+test("a partial frame's buffer stays within twice what arrived, and the frame owns exactly its bytes", () => {
+  const body = patterned(4 * MiB, 3);
+  const wire = concat([fromHex("00400000"), body]);
+  const decoder = lengthPrefix().createDecoder();
+  const frames: Uint8Array[] = [];
+  const reservations = new Set<number>();
+  // Pushes of 1 B to 16 KiB, like a slow peer's packets.
+  const random = seededRandom(16);
+  for (let at = 0; at < wire.length;) {
+    const size = 1 + Math.floor(random() * 16 * KiB);
+    decoder.push(wire.subarray(at, at + size), (frame) => frames.push(frame));
+    at += size;
+    if (frames.length > 0) break;
+    const arrived = decoder.bufferedBytes - 4;
+    const reserved = reservedBytes(decoder);
+    assert.ok(
+      reserved >= arrived && reserved <= Math.max(2 * arrived, FIRST_CAPACITY),
+      `${reserved} reserved for ${arrived} received`,
+    );
+    reservations.add(reserved);
+  }
+  // Growth is geometric: one buffer per doubling, not one per push.
+  assert.ok(
+    reservations.size <= Math.log2((4 * MiB) / FIRST_CAPACITY) + 2,
+    `${reservations.size} buffers`,
+  );
+  assert.equal(frames.length, 1);
+  assert.equal(frames[0]!.byteLength, frames[0]!.buffer.byteLength, "no slack kept with the frame");
+  assert.ok(sameBytes(frames[0]!, body), "the frame is byte-exact");
+  assert.equal(reservedBytes(decoder), 0, "nothing stays reserved between frames");
+});
+
+test("grownCapacity() holds what arrived, at least 4 KiB, doubles, and never passes the length", () => {
+  assert.equal(grownCapacity(0, KiB, 16 * MiB), 4 * KiB);
+  assert.equal(grownCapacity(0, 100, 100), 100, "a small frame gets exactly its length");
+  assert.equal(grownCapacity(0, 300 * KiB, 16 * MiB), 300 * KiB, "a big first read fits at once");
+  assert.equal(grownCapacity(4 * KiB, 4 * KiB + 1, 16 * MiB), 8 * KiB, "doubles");
+  assert.equal(grownCapacity(4 * KiB, 100 * KiB, 16 * MiB), 100 * KiB, "or jumps to a big read");
+  assert.equal(grownCapacity(8 * MiB, 8 * MiB + 1, 9 * MiB), 9 * MiB, "capped at the length");
+  assert.equal(grownCapacity(4, 5, 1000, 4), 8, "the first capacity is a parameter");
+});
+
+test("PartialFrame assembles every frame byte-exact at every split point while it grows", () => {
+  // A 4-byte first buffer makes a 40-byte frame grow four times: every growth step is exercised.
+  for (const reuse of [false, true]) {
+    const partial = new PartialFrame(reuse, 4);
+    for (let length = 0; length <= 40; length++) {
+      const bytes = patterned(length, length);
+      for (let split = 0; split <= length; split++) {
+        partial.begin(length);
+        partial.fill(bytes.subarray(0, split), 0);
+        assert.equal(partial.filled, split);
+        if (!reuse) assert.ok(partial.capacity <= Math.min(length, Math.max(2 * split, 4)));
+        partial.fill(bytes, split);
+        assert.ok(partial.complete);
+        assert.deepEqual(partial.take().slice(), bytes, `length ${length}, split at ${split}`);
+      }
+    }
+  }
+});
+
+test("frames larger than the first buffer decode byte-exact when cut around every growth step", () => {
+  const codec = lengthPrefix();
+  const sizes = [FIRST_CAPACITY - 1, FIRST_CAPACITY + 1, 64 * KiB + 3, 200 * KiB];
+  const frames = [utf8("a"), ...sizes.map((size, i) => patterned(size, i)), utf8("z")];
+  const wire = concat(frames.map((f) => codec.encode(f)));
+  // Every split point within 6 bytes of each frame start and of each doubling inside a frame.
+  const marks: number[] = [];
+  let start = 0;
+  for (const frame of frames) {
+    for (const at of [0, 4, ...[1, 2, 4, 8, 16, 32].map((k) => 4 + k * FIRST_CAPACITY)]) {
+      if (at <= 4 + frame.length) marks.push(start + at);
+    }
+    start += 4 + frame.length;
+  }
+  const splits = new Set<number>();
+  for (const mark of marks) {
+    for (let d = -6; d <= 6; d++) if (mark + d > 0 && mark + d < wire.length) splits.add(mark + d);
+  }
+  const random = seededRandom(64);
+  const chunkings: number[][] = [...splits].map((split) => [split]);
+  for (let run = 0; run < 200; run++) {
+    const cuts: number[] = [];
+    for (let at = 0;;) {
+      at += 1 + Math.floor(random() * random() * 48 * KiB);
+      if (at >= wire.length) break;
+      cuts.push(at);
+    }
+    chunkings.push(cuts);
+  }
+  for (const cuts of chunkings) {
+    const what = `cut at ${cuts.slice(0, 3).join(", ")}${cuts.length > 3 ? ", …" : ""}`;
+    // Owned frames must stay intact after later pushes; decodeWithCuts checks they alias nothing.
+    const owned = decodeWithCuts(codec.createDecoder(), wire, cuts, copyBytes);
+    const reused = decodeCopying(codec.createDecoder({ reuseFrameBuffer: true }), wire, cuts);
+    for (const [mode, decoded] of [["owned", owned], ["reused", reused]] as const) {
+      assert.equal(decoded.length, frames.length, `${mode}: ${what}`);
+      decoded.forEach((frame, i) =>
+        assert.ok(sameBytes(frame, frames[i]!), `${mode}: frame ${i} differs, ${what}`)
+      );
+    }
+  }
 });

@@ -1,8 +1,10 @@
-// `npm test`: runs every test under Deno (including the @example blocks of the docs) and under
-// Bun, prints each runtime's tally, and ends with one line `N passed, N failed` summed over both.
-// Exits non-zero when anything failed or a runner's tally could not be read.
+// `npm test`: runs every test under Deno (including the @example blocks of the docs), under Bun
+// and under Node (through tsx), prints each runtime's tally, and ends with one line
+// `N passed, N failed` summed over all three. Exits non-zero when anything failed or a runner's
+// tally could not be read.
 
 import { spawn } from "node:child_process";
+import { readdirSync } from "node:fs";
 import process from "node:process";
 
 interface Tally {
@@ -12,7 +14,8 @@ interface Tally {
   ok: boolean;
 }
 
-const bin = (name: string) => `node_modules/.bin/${name}`;
+// Deno, Bun and tsx come from node_modules; Node is the one on the PATH that runs npm.
+const bin = (name: string) => name === "node" ? "node" : `node_modules/.bin/${name}`;
 
 function run(
   runtime: string,
@@ -60,9 +63,27 @@ const parseBun = (out: string): [number, number] | null => {
   return pass && fail ? [Number(pass[1]), Number(fail[1])] : null;
 };
 
+// node --test: "# pass 98" / "# fail 0" in its closing summary
+const parseNode = (out: string): [number, number] | null => {
+  const pass = /^# pass (\d+)$/m.exec(out);
+  const fail = /^# fail (\d+)$/m.exec(out);
+  return pass && fail ? [Number(pass[1]), Number(fail[1])] : null;
+};
+
+// Node finds only .js test files by itself: name the TypeScript ones.
+const testFiles = readdirSync("tests").filter((f) => f.endsWith("_test.ts")).sort()
+  .map((f) => `tests/${f}`);
+
 const tallies = [
   await run("deno", "deno", ["test", "-A", "--doc", "mod.ts", "lib/", "tests/"], parseDeno),
   await run("bun", "bun", ["test"], parseBun),
+  // --test-force-exit: a failed test that leaves a server listening must not hang the run.
+  await run(
+    "node",
+    "node",
+    ["--import", "tsx", "--test", "--test-force-exit", ...testFiles],
+    parseNode,
+  ),
 ];
 
 console.log("");

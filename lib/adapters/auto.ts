@@ -6,9 +6,10 @@
  * @module
  */
 
+import { AcceptBackoff, isPeerAcceptError } from "../_accept_backoff.ts";
 import type { ByteListener, ByteStream, NetAddress } from "../byte_stream.ts";
 import type { Codec } from "../codec.ts";
-import type { DatagramSocket } from "../datagram.ts";
+import type { BindDatagramOptions, DatagramSocket } from "../datagram.ts";
 import { FramedConn, type FramedConnOptions } from "../framed_conn.ts";
 import { lengthPrefix } from "../length_prefix.ts";
 import { type ServeHandlerOptions, serveListener, type Server } from "../serve.ts";
@@ -102,12 +103,12 @@ export type ServeOptions<T> =
   & { codec?: Codec<T> };
 
 /** A listener of framed connections. */
-export interface FramedListener<T> extends AsyncIterable<FramedConn<T>> {
+export interface FramedListener<T> extends AsyncIterable<FramedConn<T>>, AsyncDisposable {
   /** Where it listens. */
   readonly address: NetAddress;
   /** Waits for the next connection; `null` once closed. */
   accept(): Promise<FramedConn<T> | null>;
-  /** Stops listening; accepted connections stay open. */
+  /** Stops listening; accepted connections stay open. `await using` calls it too. */
   close(): void;
 }
 
@@ -180,11 +181,17 @@ export async function listenStreams(
  */
 export async function connect<T = Uint8Array>(options: ConnectOptions<T>): Promise<FramedConn<T>> {
   const stream = await connectStream(options);
-  return new FramedConn(stream, codecOrDefault(options.codec), options);
+  return new FramedConn(stream, codecOrDefault(options.codec), {
+    ...options,
+    // A client reads its replies while its requests wait: see FramedConnOptions.
+    pauseReadsWhileWriteBlocked: options.pauseReadsWhileWriteBlocked ?? false,
+  });
 }
 
 /**
- * Listens for framed connections.
+ * Listens for framed connections. Iterating over the listener ends only when it is closed: a peer
+ * that resets before it is accepted is skipped, and running out of file descriptors (EMFILE)
+ * pauses accepting briefly (10 ms, doubling up to 1 s) instead of ending the loop.
  *
  * @param options Where to listen, and the framing.
  * @returns A listener; iterate over it to accept connections.
@@ -216,8 +223,28 @@ export async function listen<T = Uint8Array>(
     address: listener.address,
     accept,
     close: () => listener.close(),
+    [Symbol.asyncDispose]: () => Promise.resolve(listener.close()),
     async *[Symbol.asyncIterator]() {
-      for (let conn = await accept(); conn !== null; conn = await accept()) yield conn;
+      // `for await (const conn of listener)` must outlive every peer: a connection that failed
+      // before it was accepted is skipped, and an error of the process (EMFILE) is waited out,
+      // briefly, instead of ending the loop. `accept()` still throws the latter for callers that
+      // want to see it.
+      const backoff = new AcceptBackoff();
+      for (;;) {
+        let conn: FramedConn<T> | null;
+        try {
+          conn = await accept();
+        } catch (error) {
+          if (!isPeerAcceptError(error)) {
+            backoff.fail();
+            await backoff.wait();
+          }
+          continue;
+        }
+        if (conn === null) return;
+        backoff.succeed();
+        yield conn;
+      }
     },
   };
 }
@@ -254,9 +281,11 @@ export async function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<S
 
 /**
  * Binds a UDP socket on the running runtime: `Deno.listenDatagram` (Deno needs `--unstable-net`),
- * `Bun.udpSocket`, or `node:dgram` (`api: "node"`, and in Node).
+ * `Bun.udpSocket`, or `node:dgram` (`api: "node"`, and in Node). Received datagrams wait in a queue
+ * of at most `receiveQueueBytes` (default 4 MiB); past it, new ones are dropped and counted in
+ * `dropped`, as a full kernel buffer drops them.
  *
- * @param options Where to bind, and which API to use.
+ * @param options Where to bind, the receive queue's bound, and which API to use.
  * @returns The socket.
  *
  * @example
@@ -264,13 +293,14 @@ export async function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<S
  * import { bindDatagram } from "@nianbao/framed";
  *
  * const a = await bindDatagram({ port: 0 });
- * const b = await bindDatagram({ port: 0 });
+ * const b = await bindDatagram({ port: 0, receiveQueueBytes: 1024 * 1024 });
  * await a.send(new TextEncoder().encode("hello"), b.address);
- * console.log(await b.receive()); // one datagram, whole
+ * // One datagram, whole; or an AbortError after a second, which leaves the next one for later.
+ * console.log(await b.receive({ signal: AbortSignal.timeout(1000) }));
  * ```
  */
 export async function bindDatagram(
-  options: { hostname?: string; port?: number; api?: SocketApi } = {},
+  options: BindDatagramOptions & { api?: SocketApi } = {},
 ): Promise<DatagramSocket> {
   const runtime = options.api === "node" ? "node" : detectRuntime();
   const adapter = runtime === "deno"

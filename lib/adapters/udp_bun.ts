@@ -1,12 +1,21 @@
 /**
  * UDP on Bun: `Bun.udpSocket`. Bun's types are declared here structurally.
  *
+ * Bun pushes every datagram to the `data` callback as it arrives and cannot be paused, so received
+ * datagrams wait in a queue bounded in bytes; past the bound, new ones are dropped and counted.
+ *
  * @module
  */
 
-import { WaitQueue } from "../_wait_queue.ts";
+import { datagramQueue } from "../_datagram_queue.ts";
 import type { NetAddress } from "../byte_stream.ts";
-import { checkDatagram, type Datagram, type DatagramSocket } from "../datagram.ts";
+import {
+  type BindDatagramOptions,
+  checkDatagram,
+  type DatagramSocket,
+  type ReceiveOptions,
+} from "../datagram.ts";
+import { netAddress } from "../net_address.ts";
 
 interface BunUdpSocket {
   readonly hostname: string;
@@ -26,40 +35,47 @@ interface BunUdpRuntime {
 /**
  * Binds a UDP socket with `Bun.udpSocket`.
  *
- * @param options Where to bind; port 0 picks a free port.
+ * @param options Where to bind (port 0 picks a free port), and the receive queue's bound.
  * @returns The socket.
  *
  * @example
  * ```ts ignore
  * import { bindDatagram } from "@nianbao/framed/udp-bun";
  *
- * const socket = await bindDatagram({ port: 0 });
+ * const socket = await bindDatagram({ port: 0, receiveQueueBytes: 1024 * 1024 });
  * ```
  */
-export async function bindDatagram(
-  options: { hostname?: string; port?: number } = {},
-): Promise<DatagramSocket> {
-  const queue = new WaitQueue<Datagram>(4096);
+export async function bindDatagram(options: BindDatagramOptions = {}): Promise<DatagramSocket> {
+  const queue = datagramQueue(options.receiveQueueBytes);
   const bun = (globalThis as unknown as { Bun: BunUdpRuntime }).Bun;
   const socket = await bun.udpSocket({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
     socket: {
       data(_socket, data, port, address) {
-        queue.push({ data: new Uint8Array(data), remote: { hostname: address, port } });
+        // Bun hands each datagram its own exact-size Buffer (1.4.5, probed): keep it without a
+        // copy. Copy anything else, so the queue never holds more than it counts.
+        const owned = data.byteOffset === 0 && data.buffer.byteLength === data.byteLength;
+        queue.push({
+          data: owned ? new Uint8Array(data.buffer, 0, data.byteLength) : new Uint8Array(data),
+          remote: netAddress(address, port),
+        });
       },
     },
   });
   let closed = false;
   return {
-    address: { hostname: socket.hostname, port: socket.port },
+    address: netAddress(socket.hostname, socket.port),
+    get dropped(): number {
+      return queue.dropped;
+    },
     send(data: Uint8Array, to: NetAddress): Promise<void> {
       checkDatagram(data);
       // false means the kernel's buffer was full and the datagram was dropped: UDP promises nothing.
       socket.send(data, to.port, to.hostname);
       return Promise.resolve();
     },
-    receive: () => queue.next(),
+    receive: (receiveOptions?: ReceiveOptions) => queue.next(receiveOptions?.signal),
     close(): void {
       if (closed) return;
       closed = true;

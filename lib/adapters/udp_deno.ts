@@ -2,57 +2,99 @@
  * UDP on Deno: `Deno.listenDatagram({ transport: "udp" })`. It is an unstable API: run with
  * `--unstable-net` (this repository's deno.json turns it on with `"unstable": ["net"]`).
  *
+ * Deno's `receive()` cannot be cancelled: a receive abandoned by its caller would still take the
+ * next datagram. So one loop receives for the socket from bind to close, into a queue bounded in
+ * bytes (past the bound, new datagrams are dropped and counted), and `receive()` reads the queue,
+ * where a waiter can give up its place. This is also what Bun and node:dgram do, which push.
+ *
  * @module
  */
 
+import { datagramQueue } from "../_datagram_queue.ts";
+import type { WaitQueue } from "../_wait_queue.ts";
 import type { NetAddress } from "../byte_stream.ts";
-import { checkDatagram, type Datagram, type DatagramSocket } from "../datagram.ts";
+import {
+  type BindDatagramOptions,
+  checkDatagram,
+  type Datagram,
+  type DatagramSocket,
+  type ReceiveOptions,
+} from "../datagram.ts";
+import { netAddress } from "../net_address.ts";
 
 /**
  * Binds a UDP socket with `Deno.listenDatagram`.
  *
- * @param options Where to bind; port 0 picks a free port.
+ * @param options Where to bind (port 0 picks a free port), and the receive queue's bound.
  * @returns The socket.
  *
  * @example
  * ```ts ignore
  * import { bindDatagram } from "@nianbao/framed/udp-deno";
  *
- * const socket = await bindDatagram({ port: 0 });
+ * const socket = await bindDatagram({ port: 0, receiveQueueBytes: 1024 * 1024 });
  * ```
  */
-export function bindDatagram(
-  options: { hostname?: string; port?: number } = {},
-): Promise<DatagramSocket> {
-  const conn = Deno.listenDatagram({
-    hostname: options.hostname ?? "127.0.0.1",
-    port: options.port ?? 0,
-    transport: "udp",
-  });
+export function bindDatagram(options: BindDatagramOptions = {}): Promise<DatagramSocket> {
+  let queue: WaitQueue<Datagram>;
+  let conn: Deno.DatagramConn;
+  try {
+    queue = datagramQueue(options.receiveQueueBytes);
+    conn = Deno.listenDatagram({
+      hostname: options.hostname ?? "127.0.0.1",
+      port: options.port ?? 0,
+      transport: "udp",
+    });
+  } catch (error) {
+    // Deno.listenDatagram throws synchronously (AddrInUse): report it as a rejection like the others.
+    return Promise.reject(error);
+  }
   const addr = conn.addr as Deno.NetAddr;
-  let closed = false;
+  const state = { closed: false };
+  void receiveLoop(conn, queue, state);
   return Promise.resolve({
-    address: { hostname: addr.hostname, port: addr.port },
+    address: netAddress(addr.hostname, addr.port),
+    get dropped(): number {
+      return queue.dropped;
+    },
     async send(data: Uint8Array, to: NetAddress): Promise<void> {
       checkDatagram(data);
       await conn.send(data, { transport: "udp", hostname: to.hostname, port: to.port });
     },
-    async receive(): Promise<Datagram | null> {
-      if (closed) return null;
-      try {
-        // A fresh buffer per datagram: the payload is handed out and must stay valid.
-        const [data, from] = await conn.receive(new Uint8Array(65_536));
-        const remote = from as Deno.NetAddr;
-        return { data, remote: { hostname: remote.hostname, port: remote.port } };
-      } catch (error) {
-        if (closed) return null;
-        throw error;
-      }
-    },
+    receive: (receiveOptions?: ReceiveOptions) => queue.next(receiveOptions?.signal),
     close(): void {
-      if (closed) return;
-      closed = true;
+      if (state.closed) return;
+      state.closed = true;
       conn.close();
+      queue.close();
     },
   });
+}
+
+async function receiveLoop(
+  conn: Deno.DatagramConn,
+  queue: WaitQueue<Datagram>,
+  state: { closed: boolean },
+): Promise<void> {
+  // Deno's receive(buffer) returns a view into `buffer` (2.9.6, probed), so one buffer serves every
+  // read and each payload is copied out at its exact size.
+  const buffer = new Uint8Array(65_536);
+  try {
+    for (;;) {
+      const [data, from] = await conn.receive(buffer);
+      const remote = from as Deno.NetAddr;
+      queue.push({ data: data.slice(), remote: netAddress(remote.hostname, remote.port) });
+    }
+  } catch (error) {
+    // close() makes the pending receive reject (Interrupted or BadResource): that is the end.
+    if (state.closed) return;
+    state.closed = true;
+    try {
+      conn.close();
+    } catch {
+      // Already closed by the runtime.
+    }
+    // Anything else ends the socket; receive() reports it once the queued datagrams are taken.
+    queue.close(error);
+  }
 }

@@ -1,36 +1,47 @@
 /**
  * UDP on `node:dgram`, in Node, Deno and Bun.
  *
+ * node:dgram emits every datagram as a `message` event and cannot be paused, so received datagrams
+ * wait in a queue bounded in bytes; past the bound, new ones are dropped and counted.
+ *
  * @module
  */
 
 import * as dgram from "node:dgram";
-import { WaitQueue } from "../_wait_queue.ts";
+import { datagramQueue } from "../_datagram_queue.ts";
 import type { NetAddress } from "../byte_stream.ts";
-import { checkDatagram, type Datagram, type DatagramSocket } from "../datagram.ts";
+import {
+  type BindDatagramOptions,
+  checkDatagram,
+  type DatagramSocket,
+  type ReceiveOptions,
+} from "../datagram.ts";
+import { netAddress } from "../net_address.ts";
 
 /**
  * Binds a UDP socket with `node:dgram`.
  *
- * @param options Where to bind; port 0 picks a free port.
+ * @param options Where to bind (port 0 picks a free port), and the receive queue's bound.
  * @returns The socket, once bound.
  *
  * @example
  * ```ts ignore
  * import { bindDatagram } from "@nianbao/framed/udp-node";
  *
- * const socket = await bindDatagram({ port: 0 });
+ * const socket = await bindDatagram({ port: 0, receiveQueueBytes: 1024 * 1024 });
  * ```
  */
-export async function bindDatagram(
-  options: { hostname?: string; port?: number } = {},
-): Promise<DatagramSocket> {
-  const queue = new WaitQueue<Datagram>(4096);
+export async function bindDatagram(options: BindDatagramOptions = {}): Promise<DatagramSocket> {
+  const queue = datagramQueue(options.receiveQueueBytes);
   const socket = dgram.createSocket("udp4");
   socket.on("message", (data: Uint8Array, remote: dgram.RemoteInfo) => {
+    // Deno's node:dgram hands each message a view into its own 64 KiB buffer (2.9.6, probed: a
+    // 3-byte message has buffer.byteLength 65,536); copy such views so the queue holds what it
+    // counts. Node and Bun give each message an exact-size buffer (probed): keep it as it is.
+    const owned = data.byteOffset === 0 && data.buffer.byteLength === data.byteLength;
     queue.push({
-      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-      remote: { hostname: remote.address, port: remote.port },
+      data: owned ? new Uint8Array(data.buffer, 0, data.byteLength) : new Uint8Array(data),
+      remote: netAddress(remote.address, remote.port),
     });
   });
   socket.on("error", () => {}); // a UDP send error concerns one datagram, never the socket
@@ -44,14 +55,17 @@ export async function bindDatagram(
   const address = socket.address();
   let closed = false;
   return {
-    address: { hostname: address.address, port: address.port },
+    address: netAddress(address.address, address.port),
+    get dropped(): number {
+      return queue.dropped;
+    },
     send(data: Uint8Array, to: NetAddress): Promise<void> {
       checkDatagram(data);
       return new Promise((resolve, reject) =>
         socket.send(data, to.port, to.hostname, (error) => (error ? reject(error) : resolve()))
       );
     },
-    receive: () => queue.next(),
+    receive: (receiveOptions?: ReceiveOptions) => queue.next(receiveOptions?.signal),
     close(): void {
       if (closed) return;
       closed = true;
