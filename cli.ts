@@ -17,11 +17,15 @@
  * @module
  */
 
+import { realpathSync } from "node:fs";
 import process from "node:process";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import {
   type Codec,
   connect,
+  DEFAULT_MAX_FRAME_LENGTH,
+  DEFAULT_MAX_RECORD_LENGTH,
   delimiter,
   isLengthFormat,
   jsonHeader,
@@ -31,21 +35,86 @@ import {
   serve,
   type SocketApi,
 } from "./mod.ts";
+import { badToken, EXEC_LIMITS, execRemote, execServer, isLoopback } from "./examples/exec.ts";
+import {
+  badServedDir,
+  DEFAULT_MAX_UPLOAD,
+  fileServer,
+  getFile,
+  putFile,
+} from "./examples/file_transfer.ts";
+
+/** An integer flag's range and unit: stated in the usage text and in every refusal. */
+interface IntegerSpec {
+  min: number;
+  max: number;
+  unit: string;
+}
+
+const LISTEN_PORT: IntegerSpec = { min: 0, max: 65_535, unit: "TCP port, 0 for any free one" };
+const PEER_PORT: IntegerSpec = { min: 1, max: 65_535, unit: "TCP port" };
+const MAX_FRAME: IntegerSpec = { min: 0, max: Number.MAX_SAFE_INTEGER, unit: "bytes" };
+const TIMEOUT: IntegerSpec = { ...EXEC_LIMITS.timeout, unit: "seconds" };
+const MAX_OUTPUT: IntegerSpec = { ...EXEC_LIMITS.maxOutput, unit: "bytes" };
+const MAX_CONCURRENT: IntegerSpec = { ...EXEC_LIMITS.maxConcurrent, unit: "commands" };
+const MAX_SIZE: IntegerSpec = { min: 0, max: Number.MAX_SAFE_INTEGER, unit: "bytes" };
+
+const range = (spec: IntegerSpec) => `${spec.min}–${spec.max} ${spec.unit}`;
+
+/** One line per numeric flag: its range, unit and default. */
+function numberHelp(): string {
+  const lines: [string, string][] = [
+    [
+      "--port",
+      `${LISTEN_PORT.min}–${LISTEN_PORT.max} to listen (0: any free port, the default), ` +
+      `${PEER_PORT.min}–${PEER_PORT.max} to connect`,
+    ],
+    [
+      "--max-frame",
+      `${range(MAX_FRAME)} (default ${DEFAULT_MAX_FRAME_LENGTH}; ` +
+      `${DEFAULT_MAX_RECORD_LENGTH} for delimiter)`,
+    ],
+    [
+      "--timeout",
+      `${range(TIMEOUT)} before a command's process group is killed ` +
+      `(default ${EXEC_LIMITS.timeout.default})`,
+    ],
+    [
+      "--max-output",
+      `${range(MAX_OUTPUT)} kept of stdout and of stderr each ` +
+      `(default ${EXEC_LIMITS.maxOutput.default})`,
+    ],
+    [
+      "--max-concurrent",
+      `${range(MAX_CONCURRENT)} at once; more get a "busy" refusal ` +
+      `(default ${EXEC_LIMITS.maxConcurrent.default})`,
+    ],
+    ["--max-size", `${range(MAX_SIZE)}, the largest upload (default ${DEFAULT_MAX_UPLOAD})`],
+  ];
+  return lines.map(([flag, text]) => `  ${flag.padEnd(16)}  ${text}`).join("\n");
+}
 
 const USAGE = `usage: framed <command> [options]
 
 commands:
   echo         --framing length|delimiter|json-header [--length-format FMT] [--max-frame BYTES]
                [--delimiter STR] [--host 127.0.0.1] [--port 0] [--api native|node]
-  send         --framing … --port P [--host H] [--length-format FMT] [--delimiter STR] MESSAGE…
+  send         --framing … --port P [--host H] [--length-format FMT] [--delimiter STR]
+               [--max-frame BYTES] MESSAGE…
   sticky-demo  [--api native|node]          reproduce sticky packets, then fix them
-  exec-server  [--host 127.0.0.1] [--port 0] [--token T] [--timeout SEC] [--max-output BYTES]
+  exec-server  [--host 127.0.0.1] [--port 0] [--token T] [--timeout SECONDS]
+               [--max-output BYTES] [--max-concurrent N] [--api native|node]
   exec         --port P [--host H] [--token T] -- CMD ARG…
-  file-server  --dir DIR [--host 127.0.0.1] [--port 0] [--max-size BYTES]
+  file-server  --dir DIR [--host 127.0.0.1] [--port 0] [--max-size BYTES] [--api native|node]
   put          --port P [--host H] FILE
   get          --port P [--host H] NAME --out FILE
   udp-demo     [--api native|node]          UDP keeps boundaries, and loses datagrams
 
+numbers are decimal integers:
+${numberHelp()}
+
+--token: required to bind exec-server off loopback; never empty or whitespace.
+--dir: must be an existing directory.
 length formats: u8 u16be u16le u32be u32le i32be i32le u64be u64le varint (default u32be)
 delimiter escapes: \\n \\r \\t \\0 \\\\ \\xHH (default \\n)`;
 
@@ -84,15 +153,35 @@ function unescape(text: string): Uint8Array {
   return new Uint8Array(out);
 }
 
-function integerFlag(name: string, value: string | undefined, fallback?: number): number {
+/** Parses an integer flag within its range; a missing one takes `fallback` or is an error. */
+function integerFlag(
+  name: string,
+  value: string | undefined,
+  spec: IntegerSpec,
+  fallback?: number,
+): number {
   if (value === undefined) {
     if (fallback === undefined) throw new UsageError(`--${name} is required`);
     return fallback;
   }
-  if (!/^\d+$/.test(value)) {
-    throw new UsageError(`--${name} must be a non-negative integer, got ${value}`);
+  const number = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(Number.isSafeInteger(number) && number >= spec.min && number <= spec.max)) {
+    throw new UsageError(
+      `--${name} must be an integer from ${spec.min} to ${spec.max} (${spec.unit}), got ${
+        JSON.stringify(value)
+      }`,
+    );
   }
-  return Number(value);
+  return number;
+}
+
+/** Same as {@linkcode integerFlag} when the flag is optional and has no default here. */
+function optionalIntegerFlag(
+  name: string,
+  value: string | undefined,
+  spec: IntegerSpec,
+): number | undefined {
+  return value === undefined ? undefined : integerFlag(name, value, spec);
 }
 
 type AnyFraming =
@@ -102,9 +191,7 @@ type AnyFraming =
 function framingFrom(values: FramingValues): AnyFraming {
   const format = values["length-format"]!;
   if (!isLengthFormat(format)) throw new UsageError(`unknown --length-format ${format}`);
-  const maxFrame = values["max-frame"] === undefined
-    ? undefined
-    : integerFlag("max-frame", values["max-frame"]);
+  const maxFrame = optionalIntegerFlag("max-frame", values["max-frame"], MAX_FRAME);
   switch (values.framing) {
     case "length":
       return {
@@ -141,7 +228,7 @@ async function echo(args: string[]): Promise<void> {
   const framing = framingFrom(values);
   const server = await serve<unknown>({
     hostname: values.host,
-    port: integerFlag("port", values.port, 0),
+    port: integerFlag("port", values.port, LISTEN_PORT, 0),
     api: apiFrom(values.api),
     codec: framing.codec as Codec<unknown>,
     handler: async (conn) => {
@@ -178,7 +265,7 @@ async function send(args: string[]): Promise<void> {
   const framing = framingFrom(values);
   const target = {
     hostname: values.host,
-    port: integerFlag("port", values.port),
+    port: integerFlag("port", values.port, PEER_PORT),
     api: apiFrom(values.api),
   };
   const messages = positionals.map((m) => new TextEncoder().encode(m));
@@ -219,16 +306,29 @@ async function exchange<T>(
   return replies;
 }
 
-/** Prints the listening line, then waits for SIGINT/SIGTERM and exits 0. */
-async function serveUntilSignal(hostname: string, port: number, stop: () => void): Promise<void> {
+/**
+ * Prints the listening line, waits for SIGINT/SIGTERM, lets `stop` clean up (killing commands,
+ * removing temporary files) for at most STOP_WAIT_MS, then exits 0.
+ */
+async function serveUntilSignal(
+  hostname: string,
+  port: number,
+  stop: () => Promise<void>,
+): Promise<void> {
   console.log(`listening on ${hostname}:${port}`);
   await new Promise<void>((resolve) => {
     process.on("SIGINT", resolve);
     process.on("SIGTERM", resolve);
   });
-  stop();
+  // A client that never stops sending must not hold the exit hostage.
+  await Promise.race([
+    stop().catch(() => {}),
+    new Promise((resolve) => setTimeout(resolve, STOP_WAIT_MS)),
+  ]);
   process.exit(0);
 }
+
+const STOP_WAIT_MS = 5000;
 
 async function stickyDemoCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -257,33 +357,31 @@ async function execServerCommand(args: string[]): Promise<void> {
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string" },
       token: { type: "string" },
-      timeout: { type: "string", default: "10" },
+      timeout: { type: "string" },
       "max-output": { type: "string" },
+      "max-concurrent": { type: "string" },
       api: { type: "string", default: "native" },
     },
     strict: true,
   });
-  const { execServer, isLoopback } = await import("./examples/exec.ts");
   const host = values.host!;
-  // Checked here too so that the mistake is a usage error (exit 2), not a runtime failure.
+  // Checked here too so that each mistake is a usage error (exit 2), not a runtime failure.
+  if (values.token !== undefined && badToken(values.token) !== null) {
+    throw new UsageError(`--token: ${badToken(values.token)}`);
+  }
   if (!isLoopback(host) && values.token === undefined) {
     throw new UsageError(`refusing to serve commands on ${host} without --token`);
   }
   const server = await execServer({
     hostname: host,
-    port: integerFlag("port", values.port, 0),
+    port: integerFlag("port", values.port, LISTEN_PORT, 0),
     token: values.token,
-    timeout: Number(values.timeout),
-    maxOutput: values["max-output"] === undefined
-      ? undefined
-      : integerFlag("max-output", values["max-output"]),
+    timeout: optionalIntegerFlag("timeout", values.timeout, TIMEOUT),
+    maxOutput: optionalIntegerFlag("max-output", values["max-output"], MAX_OUTPUT),
+    maxConcurrent: optionalIntegerFlag("max-concurrent", values["max-concurrent"], MAX_CONCURRENT),
     api: apiFrom(values.api),
   });
-  await serveUntilSignal(
-    server.address.hostname,
-    server.address.port,
-    () => void server.shutdown(),
-  );
+  await serveUntilSignal(server.address.hostname, server.address.port, () => server.shutdown());
 }
 
 async function execCommand(args: string[]): Promise<void> {
@@ -297,12 +395,16 @@ async function execCommand(args: string[]): Promise<void> {
     allowPositionals: true,
     strict: true,
   });
+  const port = integerFlag("port", values.port, PEER_PORT);
+  // No server accepts a blank token: sending one is a mistake here, not a refusal there.
+  if (values.token !== undefined && badToken(values.token) !== null) {
+    throw new UsageError(`--token: ${badToken(values.token)}`);
+  }
   if (positionals.length === 0) {
     throw new UsageError("exec needs a command: exec --port P -- CMD ARG…");
   }
-  const { execRemote } = await import("./examples/exec.ts");
   const reply = await execRemote(
-    { hostname: values.host, port: integerFlag("port", values.port), token: values.token },
+    { hostname: values.host, port, token: values.token },
     positionals,
   );
   await new Promise<void>((resolve) => process.stdout.write(reply.stdout, () => resolve()));
@@ -328,18 +430,26 @@ async function fileServerCommand(args: string[]): Promise<void> {
     strict: true,
   });
   if (values.dir === undefined) throw new UsageError("--dir is required");
-  const { fileServer } = await import("./examples/file_transfer.ts");
+  const port = integerFlag("port", values.port, LISTEN_PORT, 0);
+  const maxSize = optionalIntegerFlag("max-size", values["max-size"], MAX_SIZE);
+  const api = apiFrom(values.api);
+  // A missing folder would fail every request: refuse to start instead.
+  const badDir = await badServedDir(values.dir);
+  if (badDir !== null) throw new UsageError(badDir);
   const server = await fileServer({
     dir: values.dir,
     hostname: values.host,
-    port: integerFlag("port", values.port, 0),
-    maxSize: values["max-size"] === undefined
-      ? undefined
-      : integerFlag("max-size", values["max-size"]),
-    api: apiFrom(values.api),
+    port,
+    maxSize,
+    api,
     onError: (error) =>
       console.error(`framed file-server: ${error instanceof Error ? error.message : error}`),
   });
+  if (server.staleRemoved > 0) {
+    console.error(
+      `framed file-server: removed ${server.staleRemoved} unfinished upload(s) left by an earlier run`,
+    );
+  }
   await serveUntilSignal(server.hostname, server.port, () => server.close());
 }
 
@@ -350,12 +460,9 @@ async function putCommand(args: string[]): Promise<void> {
     allowPositionals: true,
     strict: true,
   });
+  const port = integerFlag("port", values.port, PEER_PORT);
   if (positionals.length !== 1) throw new UsageError("put takes one FILE");
-  const { putFile } = await import("./examples/file_transfer.ts");
-  const reply = await putFile(
-    { hostname: values.host, port: integerFlag("port", values.port) },
-    positionals[0]!,
-  );
+  const reply = await putFile({ hostname: values.host, port }, positionals[0]!);
   console.log(`uploaded ${reply.file_name}: ${reply.stored_bytes} bytes, sha256 ${reply.sha256}`);
 }
 
@@ -370,15 +477,11 @@ async function getCommand(args: string[]): Promise<void> {
     allowPositionals: true,
     strict: true,
   });
+  const port = integerFlag("port", values.port, PEER_PORT);
   if (positionals.length !== 1 || values.out === undefined) {
     throw new UsageError("get takes NAME and --out FILE");
   }
-  const { getFile } = await import("./examples/file_transfer.ts");
-  const reply = await getFile(
-    { hostname: values.host, port: integerFlag("port", values.port) },
-    positionals[0]!,
-    values.out,
-  );
+  const reply = await getFile({ hostname: values.host, port }, positionals[0]!, values.out);
   console.log(`downloaded ${reply.file_name}: ${reply.file_size} bytes, sha256 ${reply.sha256}`);
 }
 
@@ -420,4 +523,9 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) process.exit(await main(process.argv.slice(2)));
+// Deno and Bun say whether this file is the entry point; Node 20 does not, so compare the path
+// Node was started with (tsx runs `node --import tsx cli.ts`).
+const isEntryPoint = import.meta.main ??
+  (process.argv[1] !== undefined &&
+    realpathSync(process.argv[1]) === fileURLToPath(import.meta.url));
+if (isEntryPoint) process.exit(await main(process.argv.slice(2)));

@@ -7,13 +7,29 @@
 //            body: N bytes of stdout, then M bytes of stderr (raw bytes, never mixed)
 //   refusal  {"ok": false, "error": "…", "data_size": 0}
 //
-// Commands run as an argv with no shell; a wrong token runs nothing; a timeout kills the process;
-// the output cap truncates (and says so) instead of buffering without bound.
+// What a hostile peer cannot do, and why:
+// - run anything without the token: a token is required off loopback, and a blank one is refused;
+// - outlive --timeout: each command runs in its own process group (a new session), and the whole
+//   group is killed at the deadline (SIGTERM, then SIGKILL after KILL_GRACE_MS); the reply leaves
+//   then even if a process that escaped the group still holds the pipes, and no process of the
+//   group outlives its request;
+// - exhaust memory: at most --max-concurrent commands run at once (a request beyond that gets a
+//   "busy" refusal at once, it never waits), each keeps at most --max-output bytes of stdout and of
+//   stderr (the rest is read and dropped as it comes), and the kept chunks are sent as they are,
+//   never concatenated; so the server holds at most maxConcurrent × 2 × maxOutput bytes of output;
+// - hold a slot by not reading its reply: the connection is dropped after as long as the command
+//   was allowed to run;
+// - send a request body: requests have none (data_size must be 0), so none is buffered.
 
 import { spawn } from "node:child_process";
 import { createHash, timingSafeEqual } from "node:crypto";
+import process from "node:process";
 import {
+  type Codec,
   connect,
+  detectRuntime,
+  type EncodeSink,
+  type JsonHeader,
   jsonHeader,
   type JsonHeaderFrame,
   serve,
@@ -21,15 +37,32 @@ import {
   type SocketApi,
 } from "../mod.ts";
 
+/** The accepted range of every numeric option, shared with the CLI's flag checks. */
+export const EXEC_LIMITS = {
+  /** Seconds a command may run (`--timeout`). */
+  timeout: { min: 1, max: 86_400, default: 10 },
+  /** Bytes kept of stdout and of stderr each (`--max-output`); a reply is at most twice this. */
+  maxOutput: { min: 0, max: 256 * 1024 * 1024, default: 32 * 1024 * 1024 },
+  /** Commands running at once (`--max-concurrent`). */
+  maxConcurrent: { min: 1, max: 1024, default: 4 },
+} as const;
+
+/** How long a process group gets between SIGTERM and SIGKILL at the deadline. */
+const KILL_GRACE_MS = 1000;
+/** How long the leader may take to be reaped after SIGKILL before the reply leaves anyway. */
+const REAP_WAIT_MS = 1000;
+
 export interface ExecServerOptions {
   hostname?: string;
   port?: number;
-  /** When set, every request must carry it. Required to bind anything but loopback. */
+  /** When set, every request must carry it. Required to bind anything but loopback. Not blank. */
   token?: string;
-  /** Seconds before the command is killed. Default 10. */
+  /** Seconds before the command's process group is killed. Default 10. */
   timeout?: number;
   /** Bytes kept of stdout and of stderr each. Default 32 MiB. */
   maxOutput?: number;
+  /** Commands running at once; a request beyond this gets a "busy" refusal. Default 4. */
+  maxConcurrent?: number;
   api?: SocketApi;
 }
 
@@ -46,7 +79,13 @@ export interface ExecReply {
 export function isLoopback(hostname: string): boolean {
   return /^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(hostname);
 }
-const MAX_REPLY = 1024 ** 3;
+
+/** Why `token` cannot be a token (it is empty or only whitespace), or null when it can. */
+export function badToken(token: string): string | null {
+  return token.trim() === "" ? "the token must not be empty or whitespace" : null;
+}
+
+const MAX_REPLY = 2 * EXEC_LIMITS.maxOutput.max + 64 * 1024;
 
 /** Compares secrets in constant time (hashing first makes the lengths equal). */
 function sameSecret(given: unknown, expected: string): boolean {
@@ -55,124 +94,383 @@ function sameSecret(given: unknown, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-/** Collects a stream up to `cap` bytes; reading goes on past it (the child must not block). */
-function capped(cap: number) {
-  const chunks: Uint8Array[] = [];
-  let kept = 0;
-  let truncated = false;
+/**
+ * A reply frame whose body is `parts` sent back to back: stdout's and stderr's chunks go out as
+ * they were read, so the server never holds a second, concatenated copy of the output.
+ */
+type ExecFrame = JsonHeaderFrame & { readonly parts?: readonly Uint8Array[] };
+
+const EMPTY = new Uint8Array(0);
+
+/**
+ * Requests are JSON-header frames with no body; replies may carry `parts`. Decoding is the plain
+ * JSON-header decoder (whose body limit of 0 refuses any request body before buffering it).
+ */
+function execCodec(maxReplyBody: number): Codec<ExecFrame> {
+  const requests = jsonHeader({ maxBodyLength: 0, maxHeaderLength: 64 * 1024 });
+  const replies = jsonHeader({ maxBodyLength: maxReplyBody });
+  const encodeTo = (frame: ExecFrame, sink: EncodeSink): void => {
+    if (frame.parts === undefined) return replies.encodeTo(frame, sink);
+    const size = frame.parts.reduce((total, part) => total + part.length, 0);
+    const head = replies.encodeHeader(frame.header, size);
+    sink.reserve(head.length).set(head, sink.length);
+    sink.length += head.length;
+    for (const part of frame.parts) if (part.length > 0) sink.appendBorrowed(part);
+  };
   return {
-    push(chunk: Uint8Array) {
-      const room = cap - kept;
-      if (chunk.length > room) truncated = true;
-      if (room > 0) {
-        const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
-        chunks.push(part);
-        kept += part.length;
-      }
-    },
-    get truncated() {
-      return truncated;
-    },
-    bytes(): Uint8Array {
-      const out = new Uint8Array(kept);
+    name: "exec(json-header)",
+    encodeTo,
+    encode: (frame) => {
+      if (frame.parts === undefined) return replies.encode(frame);
+      const body = new Uint8Array(frame.parts.reduce((total, part) => total + part.length, 0));
       let at = 0;
-      for (const c of chunks) {
-        out.set(c, at);
-        at += c.length;
+      for (const part of frame.parts) {
+        body.set(part, at);
+        at += part.length;
       }
-      return out;
+      return replies.encode({ header: frame.header, body });
+    },
+    createDecoder: (options) => requests.createDecoder(options),
+  };
+}
+
+/** Keeps (a copy of) the first `cap` bytes of a stream; the rest is dropped as it is read. */
+class CappedOutput {
+  readonly parts: Uint8Array[] = [];
+  kept = 0;
+  truncated = false;
+  readonly #cap: number;
+
+  constructor(cap: number) {
+    this.#cap = cap;
+  }
+
+  /**
+   * @param owned Whether `chunk` is ours to keep; when not, it is only valid during the call (a
+   * reader reusing its buffer) and what is kept is copied.
+   */
+  push(chunk: Uint8Array, owned: boolean): void {
+    const room = this.#cap - this.kept;
+    if (chunk.length > room) this.truncated = true;
+    if (room <= 0) return;
+    const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    // A small view would also pin its whole backing buffer, which the cap would not count.
+    const keep = owned && part.byteLength * 2 >= part.buffer.byteLength;
+    this.parts.push(keep ? part : part.slice());
+    this.kept += part.length;
+  }
+}
+
+function refusal(error: string): ExecFrame {
+  return { header: { ok: false, error }, body: EMPTY };
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Sends `signal` to every process of the group led by `pid`; a group already gone is fine. */
+function killGroup(pid: number | undefined, signal: "SIGTERM" | "SIGKILL"): void {
+  if (pid === undefined) return;
+  try {
+    // A negative pid names the process group (kill(2)); checked in Deno and Bun, whose
+    // node:process forwards it as is.
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: every process of the group has exited.
+  }
+}
+
+interface ExitStatus {
+  code: number | null;
+  signal: string | null;
+}
+
+/** A command started in a process group of its own, its two pipes read into sinks. */
+interface GroupChild {
+  /** The child's pid, which is also its process group's id. */
+  readonly pid: number | undefined;
+  /** Resolves with the exit status; rejects when the command could not be started. */
+  readonly exited: Promise<ExitStatus>;
+  /** Resolves when both pipes are closed: at their end of file, or after `stopReading`. */
+  readonly drained: Promise<void>;
+  /** Stops reading and closes our end of both pipes. */
+  stopReading(): void;
+}
+
+/** Receives what a pipe read; `owned` says whether the chunk may be kept without a copy. */
+type Sink = (chunk: Uint8Array, owned: boolean) => void;
+
+const PIPE_READ_SIZE = 64 * 1024;
+
+/**
+ * Deno: Deno.Command with `detached` (the child calls setsid(), checked: its pgid is its pid),
+ * read with BYOB readers into one reused buffer per pipe. Deno's node:child_process allocates a
+ * fresh buffer per pipe read that its GC barely sees: 4 commands writing 6 GB each drove the
+ * server to 648 MiB even with nothing kept; BYOB reads held 3 GB of output at 49 MiB.
+ */
+function spawnWithDeno(argv: string[], onStdout: Sink, onStderr: Sink): GroupChild {
+  const child = new Deno.Command(argv[0]!, {
+    args: argv.slice(1),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+  }).spawn();
+  const readers = [
+    child.stdout.getReader({ mode: "byob" }),
+    child.stderr.getReader({ mode: "byob" }),
+  ];
+  const pump = async (reader: ReadableStreamBYOBReader, sink: Sink) => {
+    let buffer = new Uint8Array(PIPE_READ_SIZE);
+    try {
+      for (;;) {
+        const { value, done } = await reader.read(buffer);
+        if (done || value === undefined) return;
+        sink(value, false);
+        buffer = new Uint8Array(value.buffer); // the read transferred it; it comes back here
+      }
+    } catch {
+      // Cancelled by stopReading.
+    }
+  };
+  return {
+    pid: child.pid,
+    exited: child.status.then((status) => ({
+      // Deno reports 128 + n as the code of a process killed by signal n; Node reports null.
+      code: status.signal === null ? status.code : null,
+      signal: status.signal,
+    })),
+    drained: Promise.all([pump(readers[0]!, onStdout), pump(readers[1]!, onStderr)]).then(() => {}),
+    stopReading: () => {
+      for (const reader of readers) reader.cancel().catch(() => {});
     },
   };
 }
 
-function run(argv: string[], timeoutMs: number, maxOutput: number): Promise<JsonHeaderFrame> {
-  return new Promise((resolve) => {
-    const stdout = capped(maxOutput);
-    const stderr = capped(maxOutput);
-    let timedOut = false;
-    const child = spawn(argv[0]!, argv.slice(1), {
-      shell: false,
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    const timer = setTimeout(() => {
-      timedOut = true;
-      child.kill("SIGKILL");
-    }, timeoutMs);
-    child.stdout!.on("data", (c: Uint8Array) => stdout.push(c));
-    child.stderr!.on("data", (c: Uint8Array) => stderr.push(c));
-    const finish = (exitCode: number | null, signal: string | null, error?: Error) => {
-      clearTimeout(timer);
-      if (error) {
-        resolve({
-          header: { ok: false, error: `cannot run ${argv[0]}: ${error.message}` },
-          body: new Uint8Array(0),
-        });
-        return;
-      }
-      const out = stdout.bytes();
-      const err = stderr.bytes();
-      const body = new Uint8Array(out.length + err.length);
-      body.set(out, 0);
-      body.set(err, out.length);
-      resolve({
-        header: {
-          ok: true,
-          exit_code: exitCode,
-          signal,
-          timed_out: timedOut,
-          stdout_size: out.length,
-          stderr_size: err.length,
-          truncated: stdout.truncated || stderr.truncated,
-        },
-        body,
-      });
-    };
-    child.once("error", (error) => finish(null, null, error));
-    child.once("close", (code, signal) => finish(code, signal));
+/** Bun and Node: node:child_process with `detached` (setsid()). */
+function spawnWithNode(argv: string[], onStdout: Sink, onStderr: Sink): GroupChild {
+  const child = spawn(argv[0]!, argv.slice(1), {
+    shell: false,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
   });
+  const pipes = [child.stdout!, child.stderr!];
+  pipes[0]!.on("data", (chunk: Uint8Array) => onStdout(chunk, true));
+  pipes[1]!.on("data", (chunk: Uint8Array) => onStderr(chunk, true));
+  const closed = pipes.map((pipe) =>
+    new Promise<void>((resolve) => {
+      pipe.once("close", resolve);
+      pipe.on("error", () => {}); // a destroyed pipe may report EPIPE or ECONNRESET; close follows
+    })
+  );
+  const stopReading = () => {
+    for (const pipe of pipes) pipe.destroy();
+  };
+  return {
+    pid: child.pid,
+    exited: new Promise((resolve, reject) => {
+      child.once("exit", (code, signal) => resolve({ code, signal }));
+      child.once("error", (error) => {
+        stopReading();
+        reject(error);
+      });
+    }),
+    drained: Promise.all(closed).then(() => {}),
+    stopReading,
+  };
+}
+
+/** Resolves true when `promise` settles within `ms`, false otherwise. */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  try {
+    return await Promise.race([promise.then(() => true, () => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Runs `argv` in a process group of its own and resolves with the reply: when the command has
+ * exited and its pipes are closed, or at the deadline, where the group gets SIGTERM, then SIGKILL
+ * after KILL_GRACE_MS, and the reply leaves whether or not some escaped process holds the pipes.
+ */
+async function run(
+  argv: string[],
+  timeoutMs: number,
+  maxOutput: number,
+  groups: Set<number>,
+): Promise<ExecFrame> {
+  const stdout = new CappedOutput(maxOutput);
+  const stderr = new CappedOutput(maxOutput);
+  let child: GroupChild;
+  try {
+    const start = detectRuntime() === "deno" ? spawnWithDeno : spawnWithNode;
+    child = start(
+      argv,
+      (chunk, owned) => stdout.push(chunk, owned),
+      (chunk, owned) => stderr.push(chunk, owned),
+    );
+  } catch (error) {
+    // A missing program (Deno throws here), or an argument holding a NUL byte.
+    return refusal(`cannot run ${argv[0]}: ${messageOf(error)}`);
+  }
+  const pid = child.pid;
+  if (pid !== undefined) groups.add(pid);
+  let status: ExitStatus | null = null;
+  let failure: unknown = null;
+  const exited = child.exited.then((s) => void (status = s), (error) => void (failure = error));
+  const finished = Promise.all([exited, child.drained]);
+  let timedOut = false;
+  try {
+    if (!await settlesWithin(finished, timeoutMs)) {
+      timedOut = true;
+      killGroup(pid, "SIGTERM");
+      if (!await settlesWithin(finished, KILL_GRACE_MS)) {
+        killGroup(pid, "SIGKILL");
+        child.stopReading(); // a process that left the group may hold the pipes: stop waiting
+        await settlesWithin(exited, REAP_WAIT_MS);
+      }
+    }
+  } finally {
+    // Nothing the command started may outlive the request (a pgid stays reserved while any
+    // member lives, so this cannot reach another group).
+    killGroup(pid, "SIGKILL");
+    if (pid !== undefined) groups.delete(pid);
+    child.stopReading();
+  }
+  const final = status as ExitStatus | null;
+  if (final === null && failure !== null) {
+    return refusal(`cannot run ${argv[0]}: ${messageOf(failure)}`);
+  }
+  return {
+    header: {
+      ok: true,
+      exit_code: final === null ? null : final.code,
+      // Not reaped in time after SIGKILL: that signal is what ends it.
+      signal: final === null ? "SIGKILL" : final.signal,
+      timed_out: timedOut,
+      stdout_size: stdout.kept,
+      stderr_size: stderr.kept,
+      truncated: stdout.truncated || stderr.truncated,
+    },
+    body: EMPTY,
+    parts: [...stdout.parts, ...stderr.parts],
+  };
+}
+
+/** Counts the commands running; a request finds a free slot or is refused. */
+class Slots {
+  #free: number;
+  constructor(count: number) {
+    this.#free = count;
+  }
+  tryTake(): boolean {
+    if (this.#free === 0) return false;
+    this.#free--;
+    return true;
+  }
+  give(): void {
+    this.#free++;
+  }
+}
+
+function checkRange(name: string, value: number, range: { min: number; max: number }): void {
+  if (!(Number.isFinite(value) && value >= range.min && value <= range.max)) {
+    throw new RangeError(`${name} must be between ${range.min} and ${range.max}, got ${value}`);
+  }
 }
 
 /**
  * Starts the command server.
- * @throws {Error} When asked to bind a non-loopback address without a token.
+ * @throws {Error} When asked to bind a non-loopback address without a token, or given a blank one.
+ * @throws {RangeError} When an option is out of its range (see {@linkcode EXEC_LIMITS}).
  */
 export async function execServer(options: ExecServerOptions = {}): Promise<Server> {
   const hostname = options.hostname ?? "127.0.0.1";
-  if (!isLoopback(hostname) && options.token === undefined) {
+  const expected = options.token;
+  if (expected !== undefined && badToken(expected) !== null) throw new Error(badToken(expected)!);
+  if (!isLoopback(hostname) && expected === undefined) {
     throw new Error(`refusing to serve commands on ${hostname} without --token`);
   }
-  const timeoutMs = (options.timeout ?? 10) * 1000;
-  const maxOutput = options.maxOutput ?? 32 * 1024 * 1024;
-  const codec = jsonHeader({ maxBodyLength: 2 * maxOutput, maxHeaderLength: 64 * 1024 });
-  return await serve({
+  const timeout = options.timeout ?? EXEC_LIMITS.timeout.default;
+  const maxOutput = options.maxOutput ?? EXEC_LIMITS.maxOutput.default;
+  const maxConcurrent = options.maxConcurrent ?? EXEC_LIMITS.maxConcurrent.default;
+  checkRange("timeout", timeout, EXEC_LIMITS.timeout);
+  checkRange("maxOutput", maxOutput, EXEC_LIMITS.maxOutput);
+  checkRange("maxConcurrent", maxConcurrent, EXEC_LIMITS.maxConcurrent);
+  if (!Number.isInteger(maxOutput) || !Number.isInteger(maxConcurrent)) {
+    throw new RangeError("maxOutput and maxConcurrent must be integers");
+  }
+  const timeoutMs = timeout * 1000;
+  const slots = new Slots(maxConcurrent);
+  const groups = new Set<number>(); // the process groups of the commands running now
+  let stopping = false;
+  const server = await serve({
     hostname,
     port: options.port ?? 0,
     api: options.api,
-    codec,
+    codec: execCodec(2 * maxOutput),
     onError: () => {}, // a bad client is closed; nothing else to do
     handler: async (conn) => {
       for await (const request of conn) {
         const { argv, token } = request.header as { argv?: unknown; token?: unknown };
-        let reply: JsonHeaderFrame;
-        if (options.token !== undefined && !sameSecret(token, options.token)) {
-          reply = {
-            header: { ok: false, error: "wrong or missing token" },
-            body: new Uint8Array(0),
-          };
+        if (expected !== undefined && !sameSecret(token, expected)) {
+          await conn.writeFrame(refusal("wrong or missing token"));
         } else if (
           !Array.isArray(argv) || argv.length === 0 || !argv.every((a) => typeof a === "string")
         ) {
-          reply = {
-            header: { ok: false, error: "argv must be a non-empty array of strings" },
-            body: new Uint8Array(0),
-          };
+          await conn.writeFrame(refusal("argv must be a non-empty array of strings"));
+        } else if (stopping) {
+          await conn.writeFrame(refusal("the server is shutting down"));
+        } else if (!slots.tryTake()) {
+          await conn.writeFrame(
+            refusal(`busy: ${maxConcurrent} commands are running (--max-concurrent); try again`),
+          );
         } else {
-          reply = await run(argv as string[], timeoutMs, maxOutput);
+          try {
+            const reply = await run(argv as string[], timeoutMs, maxOutput, groups);
+            // The slot (and the output it holds) is given back only once the reply is sent, or
+            // once a peer that does not read it has had as long as the command had.
+            let stalled: ReturnType<typeof setTimeout> | undefined;
+            const sent = conn.writeFrame(reply);
+            const deadline = new Promise<void>((resolve) => {
+              stalled = setTimeout(() => {
+                abortConn(conn);
+                resolve();
+              }, timeoutMs);
+            });
+            await Promise.race([sent.catch(() => {}), deadline]);
+            clearTimeout(stalled);
+            await sent;
+          } finally {
+            slots.give();
+          }
         }
-        await conn.writeFrame(reply);
       }
     },
   });
+  // Commands run in sessions of their own, so they would outlive the server: stopping kills them
+  // (their requests then get their replies, and the handlers end).
+  const shutdown = server.shutdown.bind(server);
+  const stop = (): Promise<void> => {
+    stopping = true;
+    for (const pid of groups) killGroup(pid, "SIGKILL");
+    return shutdown();
+  };
+  // `await using` stops the same way, where the server supports it.
+  const dispose = typeof Symbol.asyncDispose === "symbol" && Symbol.asyncDispose in server
+    ? { [Symbol.asyncDispose]: stop }
+    : {};
+  return Object.assign(server, { shutdown: stop }, dispose);
+}
+
+/** Drops a connection now, under the current API (`close()`) and the graceful one (`abort()`). */
+function abortConn(conn: { close(): unknown; abort?: () => unknown }): void {
+  if (conn.abort !== undefined) void conn.abort();
+  else void conn.close();
 }
 
 /** Runs `argv` on an exec server and returns what it reported. */
@@ -188,8 +486,10 @@ export async function execRemote(
     codec,
   });
   try {
-    const header = options.token === undefined ? { argv } : { argv, token: options.token };
-    await conn.writeFrame({ header, body: new Uint8Array(0) });
+    const header: JsonHeader = options.token === undefined
+      ? { argv }
+      : { argv, token: options.token };
+    await conn.writeFrame({ header, body: EMPTY });
     const reply = await conn.readFrame();
     if (reply === null) throw new Error("the server closed the connection without a reply");
     const h = reply.header as Record<string, unknown>;
@@ -204,6 +504,7 @@ export async function execRemote(
       stderr: reply.body.subarray(outSize),
     };
   } finally {
-    conn.close();
+    // Everything was read: an immediate close loses nothing, under either close() semantics.
+    abortConn(conn);
   }
 }

@@ -2,15 +2,29 @@
 // Every child is bounded in time and killed by its own PID.
 
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import process from "node:process";
 import assert from "node:assert/strict";
 import { detectRuntime } from "../mod.ts";
 
 /** The argv that runs a TypeScript file under the runtime running the tests. */
 export function runtimeCommand(script: string, extraDenoFlags: string[] = []): [string, string[]] {
+  const runtime = detectRuntime();
   return [
     process.execPath,
-    detectRuntime() === "deno" ? ["run", "-A", ...extraDenoFlags, script] : [script],
+    runtime === "deno"
+      ? ["run", "-A", ...extraDenoFlags, script]
+      // Node runs TypeScript through tsx, a dev dependency.
+      : runtime === "node"
+      ? [
+        ...extraDenoFlags.map((flag) => flag.replace(/^--v8-flags=/, "")),
+        "--import",
+        "tsx",
+        script,
+      ]
+      : [script],
   ];
 }
 
@@ -58,6 +72,11 @@ function startWithNode(command: string, args: string[]): Running {
     child.on("close", (code, signal) => {
       out.end();
       resolve(code ?? signal ?? -1);
+    });
+    // A command that cannot start (not on the PATH): Bun emits only "error", never "close".
+    child.on("error", (error) => {
+      errors += String(error);
+      resolve(-1);
     });
   });
   return {
@@ -158,4 +177,38 @@ export async function stopCli(
 ): Promise<void> {
   server.kill(signal);
   assert.equal(await server.exited, 0, `exits 0 on ${signal}; stderr: ${server.stderr()}`);
+}
+
+/** Temporary folders for one test file; call `removeAll` from the file's `after` hook. */
+export function tempDirs(): { make(prefix: string): string; removeAll(): void } {
+  const made: string[] = [];
+  return {
+    make(prefix) {
+      const dir = mkdtempSync(join(tmpdir(), prefix));
+      made.push(dir);
+      return dir;
+    },
+    removeAll() {
+      for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Whether process `pid` is gone (never started, reaped, or a zombie that will never run again). */
+export function processGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
+/** Waits until `check()` holds; fails with `what` after `ms`. Polls every 20 ms. */
+export async function eventually(what: string, check: () => boolean, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

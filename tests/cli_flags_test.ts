@@ -1,0 +1,90 @@
+// Every numeric flag of every command: a bad value is a usage error (exit 2) that names the flag,
+// before anything listens, connects or runs.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { runCli } from "./_process.ts";
+
+/** What each command needs besides the flag under test, so that only that flag can be wrong. */
+const COMMANDS: Record<string, { base: string[]; flags: string[] }> = {
+  echo: { base: ["echo", "--framing", "length"], flags: ["port", "max-frame"] },
+  send: { base: ["send", "--framing", "length", "--port", "9"], flags: ["port", "max-frame"] },
+  "exec-server": {
+    base: ["exec-server"],
+    flags: ["port", "timeout", "max-output", "max-concurrent"],
+  },
+  exec: { base: ["exec", "--port", "9", "--", "true"], flags: ["port"] },
+  "file-server": { base: ["file-server", "--dir", "."], flags: ["port", "max-size"] },
+  put: { base: ["put", "--port", "9", "cli.ts"], flags: ["port"] },
+  get: { base: ["get", "--port", "9", "x", "--out", "/nonexistent/x"], flags: ["port"] },
+};
+
+/** Values no flag accepts, and the values each flag refuses for its range. */
+const ALWAYS_BAD = ["", "abc", "10s", "-1", "1.5", "1e3", "0x10", "99999999999999999999"];
+const OUT_OF_RANGE: Record<string, string[]> = {
+  port: ["65536"],
+  "max-frame": [],
+  timeout: ["0", "86401"],
+  "max-output": ["268435457"],
+  "max-concurrent": ["0", "1025"],
+  "max-size": ["9007199254740992"],
+};
+
+const cases: { command: string; flag: string; value: string }[] = [];
+for (const [command, { flags }] of Object.entries(COMMANDS)) {
+  for (const flag of flags) {
+    // Clients need a real port: 0 is refused there, while servers take it as "any free port".
+    const extra = flag === "port" && !command.endsWith("server") && command !== "echo" ? ["0"] : [];
+    for (const value of [...ALWAYS_BAD, ...OUT_OF_RANGE[flag]!, ...extra]) {
+      cases.push({ command, flag, value });
+    }
+  }
+}
+
+test(
+  "every numeric flag of every command refuses a bad value with exit 2, naming the flag",
+  { timeout: 300_000 },
+  async () => {
+    // A command that wrongly accepts a value may start serving: each run is killed after 15 s.
+    const failures: string[] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < cases.length) {
+        const { command, flag, value } = cases[next++]!;
+        const args = [...COMMANDS[command]!.base];
+        const at = args.indexOf(`--${flag}`);
+        if (at >= 0) args.splice(at, 2); // the base's own value of this flag
+        // `--flag=value`, so that "-1" is a value rather than an ambiguous option.
+        args.splice(1, 0, `--${flag}=${value}`);
+        const result = await runCli(args, 15_000);
+        const named = new RegExp(`^framed ${command}: --${flag} must be an integer from \\d+ to`);
+        if (result.code !== 2 || !named.test(result.stderr)) {
+          failures.push(
+            `${command} --${flag} ${JSON.stringify(value)}: exit ${result.code}, ${
+              result.stderr.split("\n")[0]
+            }`,
+          );
+        }
+      }
+    };
+    await Promise.all([worker(), worker(), worker(), worker()]);
+    assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases`);
+  },
+);
+
+test("--help states the unit and range of every numeric flag", { timeout: 30_000 }, async () => {
+  const help = await runCli(["--help"]);
+  assert.equal(help.code, 0);
+  for (
+    const line of [
+      /--port +0–65535 to listen .*1–65535 to connect/,
+      /--max-frame +0–9007199254740991 bytes/,
+      /--timeout +1–86400 seconds/,
+      /--max-output +0–268435456 bytes/,
+      /--max-concurrent +1–1024 commands/,
+      /--max-size +0–9007199254740991 bytes/,
+    ]
+  ) {
+    assert.match(help.stdout, line);
+  }
+});
