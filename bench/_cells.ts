@@ -194,13 +194,14 @@ const ROW_FIELDS: Record<keyof ResultRow, "number" | "string" | "number|null" | 
 
 /** The report's top level. */
 export interface Report {
-  schema: "framed-bench/1";
+  schema: "framed-bench/2";
   date: string;
   suite: "quick" | "full";
   runtimes: Record<string, string>;
   machine: { cpu: string; cores: number; memory_gb: number; os: string };
   results: ResultRow[];
   rss_checks: { runtime: RuntimeName; api: SocketApi; bytes: number; peak_rss_mb: number }[];
+  idle_checks: IdleRow[];
   codec_only: { name: string; payload: number; frames_per_s: number; mb_per_s: number }[];
   targets: { name: string; value: number | null; goal: string; met: boolean | null }[];
 }
@@ -210,7 +211,7 @@ export function schemaProblems(report: unknown): string[] {
   const problems: string[] = [];
   const r = report as Partial<Report> | null;
   if (r === null || typeof r !== "object") return ["the report is not an object"];
-  if (r.schema !== "framed-bench/1") problems.push("schema must be framed-bench/1");
+  if (r.schema !== "framed-bench/2") problems.push("schema must be framed-bench/2");
   if (typeof r.runtimes !== "object" || r.runtimes === null) {
     problems.push("runtimes must map names to versions");
   } else {
@@ -235,5 +236,89 @@ export function schemaProblems(report: unknown): string[] {
       problems.push(`results[${i}].mode is ${row.mode}`);
     }
   });
+  if (!Array.isArray(r.idle_checks)) return [...problems, "idle_checks must be an array"];
+  r.idle_checks.forEach((row, i) => {
+    for (const [field, type] of Object.entries(IDLE_FIELDS)) {
+      const value = (row as unknown as Record<string, unknown>)[field];
+      const kind = value === null ? "null" : typeof value;
+      if (
+        !type.split("|").includes(kind) || (typeof value === "number" && !Number.isFinite(value))
+      ) {
+        problems.push(`idle_checks[${i}].${field} must be ${type}, got ${JSON.stringify(value)}`);
+      }
+    }
+    if (!["framed", "bare"].includes(row.echo)) {
+      problems.push(`idle_checks[${i}].echo is ${row.echo}`);
+    }
+    if (row.held > row.connections) {
+      problems.push(`idle_checks[${i}] holds more connections than it opened`);
+    }
+  });
   return problems;
+}
+
+/** Idle connections held per runtime × API and echo server. */
+export const IDLE_CONNECTIONS = { quick: 2000, full: 10_000 } as const;
+
+/** The idle-connection goal: what one quiet connection may cost the server. */
+export const IDLE_GOAL_KIB = 16;
+
+/** A row of `idle_checks` in the JSON report. Documented in bench/README.md. */
+export interface IdleRow {
+  runtime: RuntimeName;
+  api: SocketApi;
+  /** `framed`: `cli.ts echo`'s handler on serve(); `bare`: the runtime's documented echo server. */
+  echo: "framed" | "bare";
+  /** Connections asked for. */
+  connections: number;
+  /** Connections open and echoed when the server's memory was measured. */
+  held: number;
+  /** Connections that failed to open or to echo (0 when the server keeps up). */
+  failed: number;
+  /** Server RSS growth while holding them, divided by `held`, in KiB. */
+  kib_per_conn: number | null;
+  /**
+   * The RSS growth of the second half of the connections alone, per connection (null when some
+   * were lost): what one more costs, without the runtime's one-time costs that `kib_per_conn`
+   * spreads over N.
+   */
+  kib_marginal: number | null;
+  /** Connections opened and echoed per second, at most 128 at a time. */
+  accept_per_s: number | null;
+  /** Whether a full GC ran before both measures (V8 --expose-gc, Bun.gc). */
+  gc_forced: boolean;
+  /** How long the server was left alone before each measure. */
+  settle_ms: number;
+  /** framed rows: `kib_per_conn` minus the bare row's (same runtime and API): framed's own cost. */
+  kib_over_bare: number | null;
+}
+
+const IDLE_FIELDS: Record<keyof IdleRow, "number" | "string" | "boolean" | "number|null"> = {
+  runtime: "string",
+  api: "string",
+  echo: "string",
+  connections: "number",
+  held: "number",
+  failed: "number",
+  kib_per_conn: "number|null",
+  kib_marginal: "number|null",
+  accept_per_s: "number|null",
+  gc_forced: "boolean",
+  settle_ms: "number",
+  kib_over_bare: "number|null",
+};
+
+/**
+ * Fills `kib_over_bare` in place: each framed row's KiB per connection minus the bare echo's, same
+ * runtime and API. A difference, not a ratio: the bare figure can be near zero (Bun: about 2 KiB).
+ */
+export function addIdleBaselines(rows: IdleRow[]): void {
+  const bare = new Map<string, IdleRow>();
+  for (const r of rows) if (r.echo === "bare") bare.set(`${r.runtime}|${r.api}`, r);
+  for (const r of rows) {
+    const base = bare.get(`${r.runtime}|${r.api}`)?.kib_per_conn ?? null;
+    r.kib_over_bare = r.echo === "framed" && base !== null && r.kib_per_conn !== null
+      ? r.kib_per_conn - base
+      : null;
+  }
 }

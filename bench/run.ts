@@ -5,19 +5,23 @@
 //   npm run bench                         quick suite (under 90 s)
 //   npm run bench -- --full               everything (under 10 minutes)
 //   npm run bench -- --runtime deno,bun --strategy raw,length-prefix --payload 64 --json out.json
+//   npm run bench -- --help               every option
 
 import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
+import { dirname } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import type { RuntimeName, SocketApi } from "../mod.ts";
 import {
+  addIdleBaselines,
   addRatios,
   ALL_STRATEGIES,
   type Cell,
   cellsFor,
   describeCell,
+  IDLE_CONNECTIONS,
   median,
   PAYLOADS,
   type Report,
@@ -25,21 +29,54 @@ import {
   schemaProblems,
   type Strategy,
 } from "./_cells.ts";
+import { idleCheck } from "./_idle.ts";
 import { evaluateTargets, markdownReport, svgChart, terminalTables } from "./_report.ts";
+
+const HELP = `npm run bench -- [options]
+
+  --full                 the full suite (5 rounds, 400 ms per cell, 10,000 idle connections)
+  --runtime LIST         deno,bun,node (default: all)
+  --api LIST             native,node (default: both; Node has node only)
+  --strategy LIST        ${ALL_STRATEGIES.join(",")},idle (default: all). "idle" is the
+                         idle-connection check (KiB per connection, accept rate); the others are cells
+  --payload LIST         payload sizes in bytes (default: 64,65536 quick; 64,4096,65536 full)
+  --rounds N             rounds per cell (default: 2 quick, 5 full)
+  --connections N        idle connections held per server (default: ${IDLE_CONNECTIONS.quick} quick, ${IDLE_CONNECTIONS.full} full)
+  --out PREFIX           write PREFIX.json, .md and .svg (default: bench/results/<suite>)
+  --json FILE            also write the JSON report to FILE
+  --help                 this text
+
+Examples:
+  npm run bench -- --strategy idle --out /tmp/idle
+  npm run bench -- --runtime deno --api native --strategy length-prefix --payload 65536 --out /tmp/s64`;
 
 const { values } = parseArgs({
   options: {
     full: { type: "boolean", default: false },
     runtime: { type: "string", default: "deno,bun,node" },
-    strategy: { type: "string", default: ALL_STRATEGIES.join(",") },
+    api: { type: "string", default: "native,node" },
+    strategy: { type: "string", default: [...ALL_STRATEGIES, "idle"].join(",") },
     payload: { type: "string" },
     rounds: { type: "string" },
+    connections: { type: "string" },
+    out: { type: "string" },
     json: { type: "string" },
+    help: { type: "boolean", default: false },
   },
 });
+if (values.help) {
+  console.log(HELP);
+  process.exit(0);
+}
 const full = values.full!;
 const runtimes = values.runtime!.split(",") as RuntimeName[];
-const strategies = values.strategy!.split(",") as Strategy[];
+const apis = values.api!.split(",") as SocketApi[];
+const checks = values.strategy!.split(",");
+const idle = checks.includes("idle");
+const strategies = checks.filter((s) => s !== "idle") as Strategy[];
+const idleConnections = Number(
+  values.connections ?? (full ? IDLE_CONNECTIONS.full : IDLE_CONNECTIONS.quick),
+);
 const payloads = values.payload
   ? values.payload.split(",").map(Number)
   : [...(full ? PAYLOADS.full : PAYLOADS.quick)];
@@ -52,6 +89,12 @@ for (const r of runtimes) {
 }
 for (const s of strategies) {
   if (!ALL_STRATEGIES.includes(s)) throw new Error(`unknown strategy ${s}`);
+}
+for (const a of apis) {
+  if (!["native", "node"].includes(a)) throw new Error(`unknown api ${a}`);
+}
+if (!(idleConnections >= 1 && idleConnections <= 15_000)) {
+  throw new Error("--connections must be 1 to 15,000 (each one is a file descriptor)");
 }
 
 const BIN = "node_modules/.bin";
@@ -145,10 +188,9 @@ async function runClient(
 // ── Plan ─────────────────────────────────────────────────────────────────────────────────────
 
 const combos = runtimes.flatMap((runtime) =>
-  (runtime === "node" ? ["node"] : ["native", "node"]).map((api) => ({
-    runtime,
-    api: api as SocketApi,
-  }))
+  (runtime === "node" ? ["node"] : ["native", "node"])
+    .filter((api) => apis.includes(api as SocketApi))
+    .map((api) => ({ runtime, api: api as SocketApi }))
 );
 const cells = cellsFor({ full, strategies, payloads });
 // Rounds interleave the cells, so a burst of noise on this shared machine hits every cell alike.
@@ -156,7 +198,7 @@ const plan = Array.from({ length: rounds }, () => cells).flat().filter((c, i) =>
   c.strategy !== "sleep" || i < cells.length
 );
 const rssCombos = combos.filter((c) => c.api === "native" && strategies.includes("length-prefix"));
-progressTotal = combos.length * plan.length + rssCombos.length;
+progressTotal = combos.length * plan.length + rssCombos.length + (idle ? combos.length * 2 : 0);
 const started = Date.now();
 console.log(
   `framed benchmark (${
@@ -165,7 +207,7 @@ console.log(
 );
 
 const report: Report = {
-  schema: "framed-bench/1",
+  schema: "framed-bench/2",
   date: new Date().toISOString(),
   suite: full ? "full" : "quick",
   runtimes: {},
@@ -177,6 +219,7 @@ const report: Report = {
   },
   results: [],
   rss_checks: [],
+  idle_checks: [],
   codec_only: [],
   targets: [],
 };
@@ -188,7 +231,7 @@ for (const runtime of runtimes) {
 // ── Sockets ──────────────────────────────────────────────────────────────────────────────────
 
 const samples = new Map<string, ResultRow[]>();
-for (const { runtime, api } of combos) {
+for (const { runtime, api } of plan.length > 0 ? combos : []) {
   await runClient(runtime, api, plan, (event) => {
     if (event.type !== "result") return;
     const row = event.row as ResultRow;
@@ -245,6 +288,29 @@ for (const rows of samples.values()) {
 }
 addRatios(report.results);
 
+// ── Idle connections: KiB per connection and accept rate, framed echo vs the bare echo ──────
+
+if (idle) {
+  for (const { runtime, api } of combos) {
+    for (const echo of ["bare", "framed"] as const) {
+      status(`${runtime} ${api}: ${idleConnections} idle connections, ${echo} echo`);
+      try {
+        report.idle_checks.push(
+          await idleCheck(runtime, api, echo, {
+            connections: idleConnections,
+            settleMs: full ? 1000 : 300,
+            deadlineMs: 60_000,
+          }),
+        );
+      } catch (error) {
+        console.log(`\n${runtime} ${api} ${echo}: the idle check failed: ${error}`);
+      }
+      progress++;
+    }
+  }
+  addIdleBaselines(report.idle_checks);
+}
+
 // ── References: decoders alone, it-length-prefixed, Python asyncio ──────────────────────────
 
 if (strategies.includes("length-prefix")) {
@@ -288,8 +354,8 @@ if (problems.length > 0) {
 
 process.stdout.write("\r\x1b[2K");
 console.log(terminalTables(report));
-mkdirSync("bench/results", { recursive: true });
-const base = `bench/results/${report.suite}`;
+const base = values.out ?? `bench/results/${report.suite}`;
+mkdirSync(dirname(base), { recursive: true });
 writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + "\n");
 writeFileSync(`${base}.md`, markdownReport(report));
 writeFileSync(`${base}.svg`, svgChart(report));

@@ -4,18 +4,27 @@ import type { EncodeSink } from "./codec.ts";
 
 const EMPTY = new Uint8Array(0);
 
-const MIN_CHUNK = 16 * 1024;
+const MIN_CHUNK = 1024;
 const MAX_CHUNK = 1024 * 1024;
+const MAX_FINALS = 4;
+const MAX_SPARES = 2;
 
 /**
  * A list of byte segments to send, in order. Small writes are copied into a chunk that is filled
  * front to back; `take()` hands out the filled part and keeps filling the rest of the same chunk,
  * so a burst of small frames costs one allocation per chunk, not one per frame.
  *
- * Chunks start at 16 KiB and double within a burst up to 1 MiB: every socket write costs a
- * syscall and (in Deno) an async op, and measured here 64 KiB writes move under half the bytes per
- * second of 1 MiB writes, while copying 1 MiB costs far less than the writes it saves. A quiet
- * connection keeps at most one small chunk.
+ * Chunks start at 1 KiB and double within a burst up to 1 MiB, so that one flush stays one socket
+ * write: every write costs a syscall and (in Deno) an async op, and measured here 64 KiB writes
+ * move under half the bytes per second of 1 MiB writes, while copying 1 MiB costs far less than
+ * the writes it saves.
+ *
+ * Memory: nothing is allocated before the first write. Written chunks are reused (a fresh one per
+ * flush costs 5 µs for 4 KiB and 25 µs for 64 KiB in Deno, zeroing and page faults: more than the
+ * write), up to two: held strongly while more bytes wait behind them, then only through `WeakRef`s
+ * once everything is sent. A connection that writes again soon finds its chunks there; an idle one
+ * gives them back at the next garbage collection. (Holding a 16 KiB chunk strongly was most of
+ * what framed added to each idle connection.)
  */
 export class ByteQueue implements EncodeSink {
   bytes: Uint8Array = EMPTY;
@@ -24,11 +33,20 @@ export class ByteQueue implements EncodeSink {
   #segmentBytes = 0;
   #nextChunk: number;
   readonly #minChunk: number;
-  // Chunks this queue allocated (never a caller's borrowed segment), and up to two written chunks
-  // kept for reuse: a busy connection with a write in flight rotates through three chunks instead
-  // of allocating (and page-faulting in) a fresh one per flush.
-  readonly #ours = new WeakSet<ArrayBufferLike>();
+  // The chunk being filled (`bytes` is its unfilled rest), and the last segment sealed from it:
+  // segments of one chunk are written in order, so the chunk is free once that one is written
+  // (not when its first one is).
+  #chunk: Uint8Array | null = null;
+  #chunkTail: Uint8Array | null = null;
+  // Chunks handed out by take(), oldest first, as [last segment, chunk] pairs laid flat:
+  // recycle() reuses a chunk only when its last segment comes back.
+  #finals: Uint8Array[] = [];
+  // Written chunks kept for reuse, up to two: strongly while more bytes wait behind them, weakly
+  // once everything is sent.
   #spares: Uint8Array[] = [];
+  #quietSpares: WeakRef<Uint8Array>[] = [];
+  // Bytes handed out by take() and not yet recycled: the pump is still busy with them.
+  #unsent = 0;
 
   /** @param minChunk The first chunk's size; later chunks of a burst double up to 1 MiB. */
   constructor(minChunk = MIN_CHUNK) {
@@ -43,26 +61,36 @@ export class ByteQueue implements EncodeSink {
   reserve(size: number): Uint8Array {
     const needed = this.length + size;
     if (this.bytes.length >= needed) return this.bytes;
+    let chunk: Uint8Array;
     if (this.length > 0 && needed <= MAX_CHUNK) {
       // Grow (copying what is there) so that one flush stays one contiguous write.
-      const grown = this.#chunk(Math.max(needed, this.bytes.length * 2));
-      grown.set(this.bytes.subarray(0, this.length));
-      this.bytes = grown;
+      chunk = this.#newChunk(Math.max(needed, this.bytes.length * 2));
+      chunk.set(this.bytes.subarray(0, this.length));
     } else {
       this.#seal();
-      this.bytes = this.#chunk(size);
+      chunk = this.#newChunk(size);
     }
-    return this.bytes;
+    this.#leaveChunk();
+    this.#chunk = this.bytes = chunk;
+    return chunk;
   }
 
-  // A chunk of at least `size` bytes: the spare when it is large enough, else a new one sized for
+  // A chunk of at least `size` bytes: a spare when one is large enough, else a new one sized for
   // the burst so far.
-  #chunk(size: number): Uint8Array {
-    const reusable = this.#spares.findIndex((spare) => spare.length >= size);
-    if (reusable !== -1) return this.#spares.splice(reusable, 1)[0]!;
+  #newChunk(size: number): Uint8Array {
+    const spares = this.#spares;
+    for (let i = 0; i < spares.length; i++) {
+      if (spares[i]!.length >= size) return spares.splice(i, 1)[0]!;
+    }
+    const quiet = this.#quietSpares;
+    for (let i = 0; i < quiet.length; i++) {
+      const spare = quiet[i]!.deref();
+      if (spare !== undefined && spare.length < size) continue;
+      quiet.splice(i--, 1); // collected, or taken
+      if (spare !== undefined) return spare;
+    }
     const chunk = new Uint8Array(Math.min(MAX_CHUNK, Math.max(size, this.#nextChunk)) || size);
     this.#nextChunk = Math.min(this.#nextChunk * 2, MAX_CHUNK);
-    this.#ours.add(chunk.buffer);
     return chunk;
   }
 
@@ -76,27 +104,51 @@ export class ByteQueue implements EncodeSink {
   /** Removes and returns everything queued, as segments in order. */
   take(): Uint8Array[] {
     this.#seal();
+    this.#leaveChunk();
+    this.#chunk = null;
     this.bytes = EMPTY;
     if (this.#segmentBytes < this.#minChunk) {
-      // The burst is over: shrink back, and don't let a quiet connection pin a large chunk.
+      // The burst is over: shrink back.
       this.#nextChunk = this.#minChunk;
-      this.#spares = [];
     }
     const segments = this.#segments;
+    this.#unsent += this.#segmentBytes;
     this.#segments = [];
     this.#segmentBytes = 0;
     return segments;
   }
 
-  /** Hands back a segment from `take()` once it is written, so its chunk can be reused. */
+  /**
+   * Hands back a segment from `take()` once the runtime is done with it (written, and no longer
+   * referenced by the socket), in order. A chunk is reused only after its last segment is back.
+   */
   recycle(segment: Uint8Array): void {
-    if (segment.byteOffset !== 0 || !this.#ours.has(segment.buffer)) return;
-    if (this.#spares.length < 2) this.#spares.push(new Uint8Array(segment.buffer));
+    this.#unsent = Math.max(0, this.#unsent - segment.length);
+    const finals = this.#finals;
+    for (let i = 0; i < finals.length; i += 2) {
+      if (finals[i] !== segment) continue;
+      const spares = this.#spares;
+      if (spares.length < MAX_SPARES) spares.push(finals[i + 1]!);
+      // Segments are written in order, so any chunk before this one was written too.
+      if (i + 2 === finals.length) finals.length = 0;
+      else finals.splice(0, i + 2);
+      break;
+    }
+    if (this.#unsent === 0 && this.byteLength === 0 && this.#spares.length > 0) {
+      // Everything is sent: the connection may stay quiet for hours, so hold nothing strongly.
+      const quiet = this.#quietSpares;
+      for (const spare of this.#spares) quiet.unshift(weakRefTo(spare));
+      quiet.length = Math.min(quiet.length, MAX_SPARES);
+      this.#spares.length = 0;
+      this.#nextChunk = this.#minChunk;
+    }
   }
 
   /** Removes everything queued and returns it as one buffer (a view when it is one segment). */
   takeBytes(): Uint8Array {
     const segments = this.take();
+    this.#unsent = 0; // nothing is recycled from here
+    this.#finals.length = 0;
     if (segments.length === 1) return segments[0]!;
     const out = new Uint8Array(segments.reduce((sum, s) => sum + s.length, 0));
     let at = 0;
@@ -111,11 +163,34 @@ export class ByteQueue implements EncodeSink {
   // later writes.
   #seal(): void {
     if (this.length === 0) return;
-    this.#segments.push(this.bytes.subarray(0, this.length));
+    const segment = this.bytes.subarray(0, this.length);
+    this.#segments.push(segment);
     this.#segmentBytes += this.length;
+    this.#chunkTail = segment;
     this.bytes = this.bytes.subarray(this.length);
     this.length = 0;
   }
+
+  // No more bytes go into the current chunk: its last sealed segment is the one whose write frees
+  // it. (A chunk left with nothing sealed, as when it is grown into a larger one, is just dropped.)
+  #leaveChunk(): void {
+    if (this.#chunkTail === null) return;
+    const finals = this.#finals;
+    // Bounded, in case segments are sent and never handed back: forgetting one only skips a reuse.
+    if (finals.length === 2 * MAX_FINALS) finals.splice(0, 2);
+    finals.push(this.#chunkTail, this.#chunk!);
+    this.#chunkTail = null;
+  }
+}
+
+// One WeakRef per chunk, made once: a connection that goes quiet after every reply (ping-pong)
+// would otherwise make one per reply.
+const weakRefs = new WeakMap<Uint8Array, WeakRef<Uint8Array>>();
+
+function weakRefTo(chunk: Uint8Array): WeakRef<Uint8Array> {
+  let ref = weakRefs.get(chunk);
+  if (ref === undefined) weakRefs.set(chunk, ref = new WeakRef(chunk));
+  return ref;
 }
 
 /** codec.encode() for any codec: encode into a right-sized queue and return one buffer. */

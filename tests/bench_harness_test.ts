@@ -4,11 +4,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
+  addIdleBaselines,
   addRatios,
   type Cell,
   cellsFor,
   figures,
   framesPerBatch,
+  type IdleRow,
   median,
   type Report,
   type ResultRow,
@@ -36,14 +38,31 @@ const row = (over: Partial<ResultRow>): ResultRow => ({
   ...over,
 });
 
+const idleRow = (over: Partial<IdleRow>): IdleRow => ({
+  runtime: "deno",
+  api: "native",
+  echo: "framed",
+  connections: 2000,
+  held: 2000,
+  failed: 0,
+  kib_per_conn: 12.5,
+  kib_marginal: 11,
+  accept_per_s: 9000,
+  gc_forced: true,
+  settle_ms: 500,
+  kib_over_bare: null,
+  ...over,
+});
+
 const report = (results: ResultRow[]): Report => ({
-  schema: "framed-bench/1",
+  schema: "framed-bench/2",
   date: "2026-11-27T00:00:00.000Z",
   suite: "quick",
   runtimes: { deno: "2.9.6" },
   machine: { cpu: "test cpu", cores: 2, memory_gb: 24, os: "Linux" },
   results,
   rss_checks: [{ runtime: "deno", api: "native", bytes: 2 ** 30, peak_rss_mb: 60 }],
+  idle_checks: [idleRow({ echo: "bare", kib_per_conn: 8 }), idleRow({})],
   codec_only: [{ name: "framed decoder (deno)", payload: 64, frames_per_s: 2e7, mb_per_s: 1280 }],
   targets: [],
 });
@@ -137,6 +156,36 @@ test("a complete report has no schema problems, and each broken field is named",
   assert.deepEqual(schemaProblems(null), ["the report is not an object"]);
 });
 
+test("schemaProblems() checks every idle-connection row", () => {
+  const bad = report([row({})]);
+  bad.idle_checks = [
+    idleRow({ kib_per_conn: Infinity }),
+    idleRow({ echo: "raw" as IdleRow["echo"] }),
+    idleRow({ held: 2001 }),
+    idleRow({ gc_forced: "yes" as unknown as boolean }),
+  ];
+  const problems = schemaProblems(bad);
+  assert.ok(problems.some((p) => p.includes("idle_checks[0].kib_per_conn")));
+  assert.ok(problems.some((p) => p.includes("idle_checks[1].echo")));
+  assert.ok(problems.some((p) => p.includes("idle_checks[2] holds more connections")));
+  assert.ok(problems.some((p) => p.includes("idle_checks[3].gc_forced")));
+  const missing = { ...report([row({})]), idle_checks: undefined };
+  assert.ok(schemaProblems(missing).includes("idle_checks must be an array"));
+  assert.ok(schemaProblems({ ...report([]), schema: "framed-bench/1" }).length > 0, "old schema");
+});
+
+test("addIdleBaselines() subtracts the bare echo of the same runtime and API from framed rows", () => {
+  const rows = [
+    idleRow({ echo: "bare", kib_per_conn: 8 }),
+    idleRow({ kib_per_conn: 12.5 }),
+    idleRow({ api: "node", kib_per_conn: 20 }),
+  ];
+  addIdleBaselines(rows);
+  assert.equal(rows[0]!.kib_over_bare, null, "the bare row is the baseline");
+  assert.equal(rows[1]!.kib_over_bare, 4.5);
+  assert.equal(rows[2]!.kib_over_bare, null, "no bare row for node:net, so no difference");
+});
+
 test("evaluateTargets() states plainly which targets are met", () => {
   const r = report([
     row({ strategy: "raw", payload: 65536, frames_per_s: 100 }),
@@ -149,14 +198,31 @@ test("evaluateTargets() states plainly which targets are met", () => {
   assert.equal(byName("64 KiB length-prefix stream").met, false);
   assert.equal(byName("64 B frames pipelined").met, true);
   assert.equal(byName("peak RSS").met, true);
+  assert.equal(targets.filter((t) => t.name.includes("idle")).length, 1, "bare rows set no goal");
+  assert.equal(byName("KiB per idle connection").met, null, "2,000 connections are not judged");
+  const tenThousand = { connections: 10_000, held: 10_000 };
+  r.idle_checks = [
+    idleRow({ ...tenThousand, kib_per_conn: 12.5 }),
+    idleRow({ ...tenThousand, api: "node", kib_per_conn: 16.5 }),
+    idleRow({ ...tenThousand, runtime: "bun", held: 9_999 }),
+  ];
+  const idle = evaluateTargets(r).filter((t) => t.name.includes("idle"));
+  assert.deepEqual(
+    idle.map((t) => t.met),
+    [true, false, false],
+    "met at 12.5 KiB; not over 16 KiB, nor with a connection lost",
+  );
 });
 
 test("the Markdown report, terminal tables and SVG chart carry the environment and the figures", () => {
   const r = report([row({}), row({ strategy: "raw", mode: "ping-pong", rtt_p50_us: 42.5 })]);
+  addIdleBaselines(r.idle_checks);
   r.targets = evaluateTargets(r);
   const md = markdownReport(r);
   assert.match(md, /deno 2\.9\.6/);
   assert.match(md, /test cpu, 2 cores/);
+  assert.match(md, /## Idle connections/);
+  assert.match(md, /\| deno · native \| framed \| 2,000 \/ 2,000 \| 12\.5 \| 11\.0 \| \+4\.5 \|/);
   assert.match(terminalTables(r), /42\.5/);
   const svg = svgChart(r);
   assert.match(svg, /^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
