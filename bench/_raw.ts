@@ -3,6 +3,11 @@
 
 import * as net from "node:net";
 import type { RuntimeName, SocketApi } from "../mod.ts";
+import {
+  bun,
+  type BunSocket as BunSocketOf,
+  type BunSocketHandler,
+} from "../lib/adapters/_bun_types.ts";
 
 /** The least a hand-written loop needs: write everything, and see every chunk. */
 export interface RawConn {
@@ -56,12 +61,7 @@ function denoConn(conn: Deno.TcpConn): RawConn {
 
 // ── Bun: data/drain callbacks; keep the tail socket.write did not take and resend it on drain ─
 
-interface BunSocket {
-  data: BunRaw;
-  write(bytes: Uint8Array): number;
-  setNoDelay(on: boolean): void;
-  end(): void;
-}
+type BunSocket = BunSocketOf<BunRaw>;
 
 class BunRaw implements RawConn {
   callback: (chunk: Uint8Array) => void = () => {};
@@ -90,7 +90,7 @@ class BunRaw implements RawConn {
   }
 }
 
-const bunHandlers = (onOpen: (conn: BunRaw) => void) => ({
+const bunHandlers = (onOpen: (conn: BunRaw) => void): BunSocketHandler<BunRaw> => ({
   open(socket: BunSocket) {
     socket.data = new BunRaw(socket);
     onOpen(socket.data);
@@ -100,9 +100,6 @@ const bunHandlers = (onOpen: (conn: BunRaw) => void) => ({
   close: () => {},
   error: () => {},
 });
-
-// deno-lint-ignore no-explicit-any
-const bun = (): any => (globalThis as any).Bun;
 
 // ── node:net: write until it says false, then wait for drain ─────────────────────────────────
 

@@ -37,7 +37,7 @@ export interface EncodeSink {
  * if (String(decodeAll(codec, wire)) !== "1,2,3") throw new Error("round trip failed");
  * ```
  */
-export interface Codec<T> {
+export interface Codec<T> extends DecoderSource<T> {
   /** A short description, such as `"length-prefix(u32be)"`. */
   readonly name: string;
   /**
@@ -47,16 +47,51 @@ export interface Codec<T> {
   encodeTo(frame: T, sink: EncodeSink): void;
   /** Encodes one frame into a new buffer. */
   encode(frame: T): Uint8Array;
+}
+
+/**
+ * What a connection reads frames with: every {@linkcode Codec} is one, and so is a decoder
+ * factory on its own (a streaming decoder, a protocol state machine), so any decoder gets the
+ * same queue, backpressure and `for await` as a codec's frames.
+ *
+ * @example A decoder source of single bytes, read by a FrameReader
+ * ```ts
+ * import { type Decoder, type DecoderSource, FrameReader, memoryStreamPair, sendAll } from "@nianbao/framed";
+ *
+ * const bytes: DecoderSource<number> = {
+ *   createDecoder: (): Decoder<number> => ({
+ *     push(chunk, onFrame) {
+ *       for (const byte of chunk) onFrame(byte);
+ *       return false;
+ *     },
+ *     finish() {},
+ *     bufferedBytes: 0,
+ *   }),
+ *   sizeOf: () => 1,
+ * };
+ * const [a, b] = memoryStreamPair();
+ * const reader = new FrameReader(b, bytes);
+ * await sendAll(a, new Uint8Array([7]));
+ * if (await reader.readFrame() !== 7) throw new Error("expected 7");
+ * ```
+ */
+export interface DecoderSource<T> {
   /** Creates a decoder with its own state; use one per connection. */
   createDecoder(options?: DecoderOptions): Decoder<T>;
+  /**
+   * What a decoded frame costs while it waits to be read, in bytes: read backpressure counts it.
+   * Default: a `Uint8Array`'s length plus 64, and 256 for anything else.
+   */
+  sizeOf?(frame: T): number;
 }
 
 /** Options of {@linkcode Codec.createDecoder}. */
 export interface DecoderOptions {
   /**
    * Assemble frames that span chunks in one buffer reused for every such frame, instead of a fresh
-   * buffer per frame. Such a frame is then valid only until the next `push`: for consumers that
-   * finish with each frame inside `onFrame`, this makes decoding allocation-free. A hint: codecs
+   * buffer per frame. Such a frame is then valid only until `onFrame` returns (the same `push` may
+   * start the next such frame in that buffer): for consumers that finish with each frame inside
+   * `onFrame`, this makes decoding allocation-free. A hint: codecs
    * that cannot honour it ignore it. Default `false`.
    */
   reuseFrameBuffer?: boolean;

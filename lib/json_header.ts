@@ -57,6 +57,14 @@ export interface JsonHeaderCodec extends Codec<JsonHeaderFrame> {
    * sends itself, for example streamed from a file.
    */
   encodeHeader(header: JsonHeader, bodyLength: number): Uint8Array;
+  /**
+   * The same wire format as a codec of {@linkcode JsonHeaderEvent}s, for bodies too large to hold:
+   * its decoder is `createStreamingDecoder()`, and writing a `header` event, then `body` events,
+   * then `end` sends one message whose body is streamed. A `FramedConn` over it gives a streamed
+   * body the same backpressure and `for await` as whole frames. Body chunks of 1 MiB or more are
+   * sent by reference: don't change one before `flush()`.
+   */
+  streamingCodec(): Codec<JsonHeaderEvent>;
 }
 
 /**
@@ -126,6 +134,16 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+// Small bodies are copied into the cork buffer; large ones go by reference, without a copy.
+function appendBody(body: Uint8Array, sink: EncodeSink): void {
+  if (body.length >= BORROW_THRESHOLD) {
+    sink.appendBorrowed(body);
+  } else {
+    sink.reserve(body.length).set(body, sink.length);
+    sink.length += body.length;
+  }
+}
+
 class JsonHeaderCodecImpl implements JsonHeaderCodec {
   readonly name: string;
   readonly #format: LengthFormat;
@@ -179,22 +197,40 @@ class JsonHeaderCodecImpl implements JsonHeaderCodec {
   }
 
   encodeTo(frame: JsonHeaderFrame, sink: EncodeSink): void {
-    const json = this.#headerBytes(frame.header, frame.body.length);
+    this.#encodeHeaderTo(frame.header, frame.body.length, sink);
+    appendBody(frame.body, sink);
+  }
+
+  #encodeHeaderTo(header: JsonHeader, bodyLength: number, sink: EncodeSink): void {
+    const json = this.#headerBytes(header, bodyLength);
     const prefix = lengthHeaderSize(this.#format, json.length);
     const bytes = sink.reserve(prefix + json.length);
     writeLength(this.#format, json.length, bytes, sink.length);
     bytes.set(json, sink.length + prefix);
     sink.length += prefix + json.length;
-    if (frame.body.length >= BORROW_THRESHOLD) {
-      sink.appendBorrowed(frame.body);
-    } else {
-      sink.reserve(frame.body.length).set(frame.body, sink.length);
-      sink.length += frame.body.length;
-    }
   }
 
   encode(frame: JsonHeaderFrame): Uint8Array {
     return encodeToBytes((f, sink) => this.encodeTo(f, sink), frame, 256 + frame.body.length);
+  }
+
+  sizeOf(frame: JsonHeaderFrame): number {
+    return frame.body.length + 256;
+  }
+
+  streamingCodec(): Codec<JsonHeaderEvent> {
+    const encodeTo = (event: JsonHeaderEvent, sink: EncodeSink): void => {
+      if (event.type === "header") this.#encodeHeaderTo(event.header, event.bodyLength, sink);
+      else if (event.type === "body") appendBody(event.chunk, sink);
+    };
+    return {
+      name: `${this.name} streaming`,
+      encodeTo,
+      encode: (event) =>
+        encodeToBytes(encodeTo, event, event.type === "body" ? event.chunk.length : 256),
+      createDecoder: () => this.createStreamingDecoder(),
+      sizeOf: (event) => (event.type === "body" ? event.chunk.length + 64 : 256),
+    };
   }
 
   createDecoder(): Decoder<JsonHeaderFrame> {

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { writeAll } from "./_write_all.ts";
 import { PartialWriteError } from "./errors.ts";
 
 /**
@@ -95,29 +96,16 @@ export function send(writer: Writer, bytes: Uint8Array): Promise<number> {
  * ```
  */
 export function sendAll(writer: Writer, bytes: Uint8Array): Promise<void> {
-  return enqueue(writer, () => writeAll(writer, bytes));
+  return enqueue(writer, () => writeAllOnce(writer, bytes));
 }
 
-async function writeAll(writer: Writer, bytes: Uint8Array): Promise<void> {
+async function writeAllOnce(writer: Writer, bytes: Uint8Array): Promise<void> {
   const earlier = broken.get(writer);
   if (earlier !== undefined) throw new PartialWriteError(0, bytes.length, earlier);
-  const total = bytes.length;
-  let written = 0;
-  while (written < total) {
-    let accepted: number;
-    try {
-      accepted = await writer.write(written === 0 ? bytes : bytes.subarray(written));
-    } catch (cause) {
-      throw markBroken(writer, new PartialWriteError(written, total, cause));
-    }
-    if (!(accepted > 0 && accepted <= total - written && Number.isInteger(accepted))) {
-      // Like Rust's write_all: a writer that accepts nothing would make us spin forever.
-      throw markBroken(
-        writer,
-        new PartialWriteError(written, total, new Error(`the writer accepted ${accepted} bytes`)),
-      );
-    }
-    written += accepted;
+  try {
+    await writeAll(writer, bytes);
+  } catch (error) {
+    throw markBroken(writer, error as PartialWriteError);
   }
 }
 

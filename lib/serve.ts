@@ -1,13 +1,17 @@
 /**
- * The accept loop: every connection handled concurrently and in isolation, graceful shutdown.
+ * `serve` and `serveListener`: the accept loop, every connection handled concurrently and in
+ * isolation, and a graceful shutdown.
  *
  * @module
  */
 
 import { AcceptBackoff, isPeerAcceptError } from "./_accept_backoff.ts";
+import { codecOrDefault } from "./_default_codec.ts";
 import type { ByteListener, NetAddress } from "./byte_stream.ts";
 import type { Codec } from "./codec.ts";
 import { FramedConn, type FramedConnOptions } from "./framed_conn.ts";
+import type { ListenOptions } from "./listen.ts";
+import { listenStreams } from "./listen.ts";
 
 /** Options of {@linkcode serveListener} (and of `serve`, which adds where to listen). */
 export interface ServeHandlerOptions<T> extends FramedConnOptions {
@@ -53,16 +57,16 @@ export interface Server extends AsyncDisposable {
  * @returns The running server.
  *
  * @example An echo server on Deno's native sockets
- * ```ts ignore
- * import { lengthPrefix, serveListener } from "@nianbao/framed";
- * import { listenStreams } from "@nianbao/framed/deno";
+ * ```ts
+ * import { lengthPrefix, listenStreams, serveListener } from "@nianbao/framed";
  *
- * const server = serveListener(await listenStreams({ port: 9000 }), {
+ * const server = serveListener(await listenStreams({ port: 0 }), {
  *   codec: lengthPrefix(),
  *   handler: async (conn) => {
  *     for await (const frame of conn) conn.write(frame);
  *   },
  * });
+ * await server.shutdown();
  * ```
  */
 export function serveListener<T>(listener: ByteListener, options: ServeHandlerOptions<T>): Server {
@@ -158,4 +162,42 @@ export function serveListener<T>(listener: ByteListener, options: ServeHandlerOp
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };
+}
+
+/** Options of {@linkcode serve}: where to listen, the framing, the handler and error reporting. */
+export type ServeOptions<T> =
+  & Omit<ListenOptions<T>, "codec">
+  & Omit<ServeHandlerOptions<T>, "codec">
+  & { codec?: Codec<T> };
+
+/**
+ * Listens and serves: every connection runs `handler` concurrently; a bad frame, a peer reset or a
+ * handler throw closes only that connection and reaches `onError`. Binds 127.0.0.1 unless told
+ * otherwise. Abort `signal` (or call `shutdown()`, or leave an `await using` scope) to stop
+ * gracefully.
+ *
+ * @param options Where to listen, the framing, the handler and error reporting.
+ * @returns The running server.
+ * @throws {ListenError} Naming the address, when it cannot listen.
+ *
+ * @example A framed echo server, in Deno, Bun or Node
+ * ```ts
+ * import { connect, serve } from "@nianbao/framed";
+ *
+ * const server = await serve({
+ *   port: 0, // any free port; see server.address.port
+ *   handler: async (conn) => {
+ *     for await (const frame of conn) conn.write(frame);
+ *   },
+ * });
+ * const client = await connect({ port: server.address.port });
+ * await client.writeFrame(new Uint8Array([7]));
+ * if (String(await client.readFrame()) !== "7") throw new Error("no echo");
+ * await client.close();
+ * await server.shutdown();
+ * ```
+ */
+export async function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<Server> {
+  const listener = await listenStreams(options);
+  return serveListener(listener, { ...options, codec: codecOrDefault(options.codec) });
 }

@@ -98,3 +98,35 @@ export function checkAllChunkings<T>(
 
 /** A copy of a byte frame, detached from any buffer. */
 export const copyBytes = (frame: Uint8Array): Uint8Array => frame.slice();
+
+/** Bytes whose value depends on position and seed, so a reordered or shifted byte is caught. */
+export function pattern(size: number, seed = 0): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed + (i >>> 8)) & 0xff;
+  return bytes;
+}
+
+/** Byte equality that stays fast on 64 MiB and prints a useful message. */
+export function assertSameBytes(
+  actual: Uint8Array | null,
+  expected: Uint8Array,
+  what: string,
+): void {
+  assert.ok(actual !== null, `${what}: got no frame`);
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    if (actual[i] !== expected[i]) assert.fail(`${what}: first difference at byte ${i}`);
+  }
+}
+
+/** Polls until `condition` holds; bounded in time so a broken server fails the test, not CI. */
+export async function waitFor(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export const sleep = (ms: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, ms));

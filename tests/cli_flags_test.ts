@@ -88,3 +88,40 @@ test("--help states the unit and range of every numeric flag", { timeout: 30_000
     assert.match(help.stdout, line);
   }
 });
+
+/** Every command, with what it needs besides `--api` (the demos need nothing). */
+const ALL_COMMANDS: Record<string, string[]> = {
+  ...Object.fromEntries(Object.entries(COMMANDS).map(([name, { base }]) => [name, base])),
+  "sticky-demo": ["sticky-demo"],
+  "udp-demo": ["udp-demo"],
+};
+
+test(
+  "every command takes --api and refuses a value other than native or node with exit 2",
+  { timeout: 120_000 },
+  async () => {
+    const failures: string[] = [];
+    for (const [command, base] of Object.entries(ALL_COMMANDS)) {
+      const result = await runCli([base[0]!, "--api=morse", ...base.slice(1)], 15_000);
+      if (result.code !== 2 || !result.stderr.startsWith(`framed ${command}: --api must be`)) {
+        failures.push(`${command}: exit ${result.code}, ${result.stderr.split("\n")[0]}`);
+      }
+    }
+    assert.deepEqual(failures, []);
+  },
+);
+
+test(
+  "--help lists all nine commands, and COMMAND --help gives that command's flags with exit 0",
+  { timeout: 120_000 },
+  async () => {
+    const help = await runCli(["--help"]);
+    for (const command of Object.keys(ALL_COMMANDS)) {
+      assert.match(help.stdout, new RegExp(`^  ${command} +\\S`, "m"), `${command} is listed`);
+      const own = await runCli([command, "--help"]);
+      assert.equal(own.code, 0, `${command} --help: ${own.stderr}`);
+      assert.ok(own.stdout.startsWith(`usage: framed ${command} `), own.stdout);
+      assert.match(own.stdout, /^ {2}--api +native .* \(default native\)$/m);
+    }
+  },
+);

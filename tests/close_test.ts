@@ -18,8 +18,7 @@ import {
   serve,
   type SocketApi,
 } from "../mod.ts";
-import { assertSameBytes, pattern, sleep, waitFor } from "./conformance.ts";
-import { SOCKET_APIS } from "./_helpers.ts";
+import { assertSameBytes, pattern, sleep, SOCKET_APIS, waitFor } from "./_helpers.ts";
 
 const T = { timeout: 60_000 };
 const MiB = 1024 * 1024;

@@ -11,52 +11,22 @@ import {
   connectStream,
   FramedConn,
   FramedError,
+  FrameReader,
   FrameTooLargeError,
   IncompleteFrameError,
   InvalidLengthError,
   lengthPrefix,
+  listenStreams,
   sendAll,
   serve,
   type Server,
   type SocketApi,
 } from "../mod.ts";
 import { Buffer } from "node:buffer";
-import { seededRandom } from "./_helpers.ts";
+import { assertSameBytes, pattern, seededRandom, sleep, waitFor } from "./_helpers.ts";
 
 const SOCKET_TEST = { timeout: 120_000 };
 const MiB = 1024 * 1024;
-
-/** Bytes whose value depends on position and seed, so a reordered or shifted byte is caught. */
-export function pattern(size: number, seed = 0): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 31 + seed + (i >>> 8)) & 0xff;
-  return bytes;
-}
-
-/** Byte equality that stays fast on 64 MiB and prints a useful message. */
-export function assertSameBytes(
-  actual: Uint8Array | null,
-  expected: Uint8Array,
-  what: string,
-): void {
-  assert.ok(actual !== null, `${what}: got no frame`);
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++) {
-    if (actual[i] !== expected[i]) assert.fail(`${what}: first difference at byte ${i}`);
-  }
-}
-
-/** Polls until `condition` holds; bounded in time so a broken server fails the test, not CI. */
-export async function waitFor(condition: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
-
-export const sleep = (ms: number): Promise<void> =>
-  new Promise((resolve) => setTimeout(resolve, ms));
 
 interface EchoServer {
   server: Server;
@@ -195,6 +165,40 @@ export function conformance(api: SocketApi, label: string): void {
       },
     );
   }
+
+  // A lending reader lets the adapter reuse its read buffer once the next frame is asked for:
+  // read too early and a frame changes under its consumer. Each frame is checked after a
+  // macrotask, when an adapter that read on would have overwritten it.
+  test(
+    `${label}: 20,000 frames of random sizes lent by a borrowing FrameReader stay intact until the next read`,
+    SOCKET_TEST,
+    async () => {
+      const count = 20_000;
+      const listener = await listenStreams({ api });
+      try {
+        const accepted = listener.accept();
+        const conn = await connect({ api, port: listener.address.port });
+        const sending = sendRandomFrames(conn, count, 10);
+        const reader = new FrameReader((await accepted)!, lengthPrefix(), { borrow: true });
+        const expected = randomFrames(10);
+        const hash = createHash("sha256");
+        let frames = 0;
+        for await (const frame of reader) {
+          const want = expected();
+          if (frames % 64 === 0) await sleep(0);
+          if (Buffer.compare(frame, want) !== 0) assert.fail(`frame ${frames} changed while lent`);
+          hash.update(frame);
+          frames++;
+        }
+        const sent = await sending;
+        assert.equal(frames, count);
+        assert.equal(hash.digest("hex"), sent.sha256);
+        await conn.close();
+      } finally {
+        listener.close();
+      }
+    },
+  );
 
   test(
     `${label}: a client pipelining 64 MiB through an echo server keeps reading while it writes`,

@@ -5,8 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { bindDatagram, type DatagramSocket, detectRuntime, type SocketApi } from "../mod.ts";
-import { sleep, waitFor } from "./conformance.ts";
-import { SOCKET_APIS } from "./_helpers.ts";
+import { sleep, SOCKET_APIS, waitFor } from "./_helpers.ts";
 
 const T = { timeout: 60_000 };
 const runtime = detectRuntime();

@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { execServer } from "../examples/exec.ts";
+import { execServer } from "../programs/exec.ts";
 import { jsonFrame, RawPeer } from "./_raw_peer.ts";
 import {
   eventually,
@@ -45,6 +45,17 @@ function killIfRunning(pid: number): void {
     // Gone in between.
   }
 }
+
+test("exec-server and exec --api node run a command over node:net", T, async () => {
+  const [server, port] = await startCli(["exec-server", "--api", "node"]);
+  try {
+    const result = await cli(["exec", "--port", String(port), "--api", "node", "--", "echo", "hi"]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, "hi");
+  } finally {
+    await stop(server);
+  }
+});
 
 test(
   "exec runs an argv with no shell, keeps stdout and stderr apart, and returns the exit code",

@@ -24,7 +24,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { type ByteListener, listenStreams } from "../mod.ts";
-import { fileServer, MAX_NAME_BYTES } from "../examples/file_transfer.ts";
+import { fileServer, MAX_NAME_BYTES } from "../programs/file_transfer.ts";
 import { jsonFrame, RawPeer } from "./_raw_peer.ts";
 import {
   eventually,
@@ -114,6 +114,24 @@ test(
     }
   },
 );
+
+test("put and get --api node round-trip a file over node:net", T, async () => {
+  const serverDir = dirs.make("framed-files-");
+  const clientDir = dirs.make("framed-client-");
+  const [server, port] = await startCli(["file-server", "--dir", serverDir, "--api", "node"]);
+  try {
+    const peer = ["--port", String(port), "--api", "node"];
+    const source = tempFile(clientDir, "node.bin", 100_000);
+    const put = await cli(["put", ...peer, source]);
+    assert.equal(put.code, 0, put.stderr);
+    const out = join(clientDir, "copy.bin");
+    const got = await cli(["get", ...peer, "node.bin", "--out", out]);
+    assert.equal(got.code, 0, got.stderr);
+    assert.equal(sha256(readFileSync(out)), sha256(readFileSync(source)));
+  } finally {
+    await stop(server);
+  }
+});
 
 test("an upload whose sha256 does not match is refused and leaves no file behind", T, async () => {
   const dir = dirs.make("framed-files-");

@@ -1,23 +1,10 @@
-// serve() and FramedConn behaviour on real loopback sockets (the runtime's native adapter), plus
-// one fake stream where only a fake can count socket writes deterministically.
+// serve() and FramedConn behaviour on real loopback sockets (the runtime's native adapter).
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  BORROW_THRESHOLD,
-  type ByteStream,
-  type ByteStreamHandlers,
-  connect,
-  ConnectionClosedError,
-  delimiter,
-  FramedConn,
-  IdleTimeoutError,
-  jsonHeader,
-  lengthPrefix,
-  serve,
-} from "../mod.ts";
-import { assertSameBytes, pattern, sleep, waitFor, withEchoServer } from "./conformance.ts";
-import { utf8 } from "./_helpers.ts";
+import { connect, delimiter, IdleTimeoutError, jsonHeader, serve } from "../mod.ts";
+import { withEchoServer } from "./conformance.ts";
+import { assertSameBytes, pattern, sleep, utf8, waitFor } from "./_helpers.ts";
 
 const T = { timeout: 60_000 };
 const text = (
@@ -170,83 +157,4 @@ test("writing after the peer is gone fails with a typed error, not a hang", T, a
   );
   conn.close();
   await server.shutdown();
-});
-
-/** A stream that records write calls; only a fake can count them deterministically. */
-class CountingStream implements ByteStream {
-  readonly localAddress = { hostname: "127.0.0.1", port: 1 };
-  readonly remoteAddress = { hostname: "127.0.0.1", port: 2 };
-  readonly writes: Uint8Array[] = [];
-  start(_handlers: ByteStreamHandlers): void {}
-  pause(): void {}
-  resume(): void {}
-  closeWrite(): Promise<void> {
-    return Promise.resolve();
-  }
-  close(): void {}
-  write(bytes: Uint8Array): Promise<number> {
-    this.writes.push(bytes.slice());
-    return Promise.resolve(bytes.length);
-  }
-}
-
-test("a burst of write() calls in one tick leaves in one socket write", async () => {
-  const stream = new CountingStream();
-  const conn = new FramedConn(stream, lengthPrefix());
-  for (let i = 0; i < 1000; i++) conn.write(pattern(60, i));
-  await conn.flush();
-  assert.equal(stream.writes.length, 1);
-  assert.equal(stream.writes[0]!.length, 1000 * 64);
-});
-
-test("a frame of BORROW_THRESHOLD bytes or more is sent by reference, not copied", async () => {
-  const stream = new CountingStream();
-  const conn = new FramedConn(stream, lengthPrefix());
-  const big = pattern(BORROW_THRESHOLD);
-  conn.write(pattern(10));
-  conn.write(big);
-  conn.write(pattern(20));
-  await conn.flush();
-  assert.deepEqual(stream.writes.map((w) => w.length), [4 + 10 + 4, BORROW_THRESHOLD, 4 + 20]);
-});
-
-test("a burst of 64 KiB frames is coalesced into writes of up to 1 MiB", async () => {
-  const stream = new CountingStream();
-  const conn = new FramedConn(stream, lengthPrefix());
-  for (let i = 0; i < 32; i++) conn.write(pattern(64 * 1024, i));
-  await conn.flush();
-  assert.ok(stream.writes.length <= 3, `${stream.writes.length} writes`);
-  assert.equal(stream.writes.reduce((n, w) => n + w.length, 0), 32 * (64 * 1024 + 4));
-});
-
-test("write() returns false above the high-water mark and flush() clears it", async () => {
-  const conn = new FramedConn(new CountingStream(), lengthPrefix(), { writeHighWaterMark: 1000 });
-  assert.equal(conn.write(new Uint8Array(500)), true);
-  assert.equal(conn.write(new Uint8Array(500)), false);
-  await conn.flush();
-  assert.equal(conn.write(new Uint8Array(10)), true);
-});
-
-test("write() after close() throws ConnectionClosedError", () => {
-  const conn = new FramedConn(new CountingStream(), lengthPrefix());
-  conn.close();
-  assert.throws(() => conn.write(new Uint8Array(1)), ConnectionClosedError);
-});
-
-test("bytes already being written count toward writeHighWaterMark", async () => {
-  let release!: () => void;
-  const stalled = new Promise<void>((resolve) => (release = resolve));
-  const stream = new CountingStream();
-  stream.write = async (bytes: Uint8Array) => {
-    await stalled; // the socket is full: this write is in flight until released
-    return bytes.length;
-  };
-  const conn = new FramedConn(stream, lengthPrefix(), { writeHighWaterMark: 1000 });
-  assert.equal(conn.write(new Uint8Array(600)), true);
-  await Promise.resolve(); // the pump takes the first frame and starts writing it
-  await Promise.resolve();
-  assert.equal(conn.write(new Uint8Array(600)), false, "604 bytes in flight + 604 queued > 1000");
-  release();
-  await conn.flush();
-  assert.equal(conn.write(new Uint8Array(10)), true);
 });

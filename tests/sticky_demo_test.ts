@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import type { SocketApi } from "../mod.ts";
-import { stickyDemo } from "../examples/sticky_demo.ts";
+import { stickyDemo } from "../programs/sticky_demo.ts";
 
 const quiet = () => {};
 

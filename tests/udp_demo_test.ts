@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { detectRuntime, type SocketApi } from "../mod.ts";
-import { udpDemo } from "../examples/udp_demo.ts";
+import { udpDemo } from "../programs/udp_demo.ts";
 
 const quiet = () => {};
 

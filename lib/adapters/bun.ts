@@ -8,7 +8,7 @@
  * the buffer as soon as `write` resolves; checked by the conformance test "100,000 pipelined
  * frames of random sizes arrive intact".
  *
- * Bun's types are declared here structurally, so type-checking and publishing need no Bun types.
+ * Bun's types are declared structurally in `_bun_types.ts` (checked against bun-types in CI).
  *
  * Accepting: `Bun.listen` has no accept call that could fail. A peer that connects and resets
  * before it is accepted still gets `open`, then `close` with ECONNRESET; no other connection
@@ -19,77 +19,29 @@
  * @module
  */
 
+import type { ConnectStreamOptions, ListenStreamsOptions, StreamAdapter } from "../adapter.ts";
 import type { ByteListener, ByteStream, ByteStreamHandlers, NetAddress } from "../byte_stream.ts";
 import { WaitQueue } from "../_wait_queue.ts";
 import { ConnectError, ConnectionClosedError, ListenError } from "../errors.ts";
 import { netAddress } from "../net_address.ts";
+import {
+  bun,
+  type BunSocket as BunSocketOf,
+  type BunSocketHandler as BunSocketHandlerOf,
+  type BunTcpListener,
+} from "./_bun_types.ts";
 
 // ── Types ────────────────────────────────────────────────────────────────────────────────────
 
-interface BunSocket {
-  data: BunStream | undefined;
-  readonly remoteAddress: string;
-  readonly remotePort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
-  write(data: Uint8Array): number;
-  shutdown(halfClose?: boolean): void;
-  end(): void;
-  pause(): void;
-  resume(): void;
-  setNoDelay(noDelay?: boolean): boolean;
-}
+// Each Bun socket's `data` slot holds this adapter's stream, set in `open`.
+type BunSocket = BunSocketOf<BunStream | undefined>;
+type BunSocketHandler = BunSocketHandlerOf<BunStream | undefined>;
 
-interface BunSocketHandler {
-  open(socket: BunSocket): void;
-  data(socket: BunSocket, chunk: Uint8Array): void;
-  drain(socket: BunSocket): void;
-  end(socket: BunSocket): void;
-  close(socket: BunSocket, error?: Error): void;
-  error(socket: BunSocket, error: Error): void;
-}
+/** Options of {@linkcode connectStream}: the core's, nothing Bun-specific. */
+export type BunConnectOptions = ConnectStreamOptions;
 
-interface BunRuntime {
-  connect(options: {
-    hostname: string;
-    port: number;
-    allowHalfOpen: boolean;
-    socket: BunSocketHandler;
-  }): Promise<BunSocket>;
-  listen(options: {
-    hostname: string;
-    port: number;
-    reusePort?: boolean;
-    allowHalfOpen: boolean;
-    socket: BunSocketHandler;
-  }): { readonly hostname: string; readonly port: number; stop(closeActive?: boolean): void };
-}
-
-/** Options of {@linkcode connectStream}. */
-export interface BunConnectOptions {
-  /** Default `"127.0.0.1"`. */
-  hostname?: string;
-  /** The port to connect to. */
-  port: number;
-  /** Disable Nagle's algorithm. Default `true`. */
-  noDelay?: boolean;
-}
-
-/** Options of {@linkcode listenStreams}. */
-export interface BunListenOptions {
-  /** Default `"127.0.0.1"`. */
-  hostname?: string;
-  /** Default 0: the system picks a free port. */
-  port?: number;
-  /** Let several processes listen on one port (Linux SO_REUSEPORT). */
-  reusePort?: boolean;
-  /** Disable Nagle's algorithm on accepted connections. Default `true`. */
-  noDelay?: boolean;
-}
-
-function bun(): BunRuntime {
-  return (globalThis as unknown as { Bun: BunRuntime }).Bun;
-}
+/** Options of {@linkcode listenStreams}: the core's, nothing Bun-specific. */
+export type BunListenOptions = ListenStreamsOptions;
 
 // ── Adapter functions ────────────────────────────────────────────────────────────────────────
 
@@ -280,7 +232,7 @@ class BunStream implements ByteStream {
 
 class BunListener implements ByteListener {
   readonly address: NetAddress;
-  readonly #server: ReturnType<BunRuntime["listen"]>;
+  readonly #server: BunTcpListener;
   readonly #accepted = new WaitQueue<ByteStream>();
   #closed = false;
 
@@ -307,3 +259,16 @@ class BunListener implements ByteListener {
     this.#accepted.close();
   }
 }
+
+/**
+ * This adapter as the core's {@linkcode StreamAdapter} contract: what `connect`, `listen` and
+ * `serve` load for Bun's native sockets.
+ *
+ * @example
+ * ```ts ignore
+ * import { streamAdapter } from "@nianbao/framed/bun";
+ *
+ * const stream = await streamAdapter.connectStream({ port: 8000 });
+ * ```
+ */
+export const streamAdapter: StreamAdapter = { connectStream, listenStreams };

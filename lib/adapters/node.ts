@@ -26,6 +26,7 @@
  */
 
 import * as net from "node:net";
+import type { ConnectStreamOptions, ListenStreamsOptions, StreamAdapter } from "../adapter.ts";
 import type { ByteListener, ByteStream, ByteStreamHandlers, NetAddress } from "../byte_stream.ts";
 import { WaitQueue } from "../_wait_queue.ts";
 import { ConnectError, ConnectionClosedError, ListenError } from "../errors.ts";
@@ -33,27 +34,11 @@ import { netAddress } from "../net_address.ts";
 
 // ── Types ────────────────────────────────────────────────────────────────────────────────────
 
-/** Options of {@linkcode connectStream}. */
-export interface NodeConnectOptions {
-  /** Default `"127.0.0.1"`. */
-  hostname?: string;
-  /** The port to connect to. */
-  port: number;
-  /** Disable Nagle's algorithm. Default `true`. */
-  noDelay?: boolean;
-}
+/** Options of {@linkcode connectStream}: the core's, nothing node:net-specific. */
+export type NodeConnectOptions = ConnectStreamOptions;
 
-/** Options of {@linkcode listenStreams}. */
-export interface NodeListenOptions {
-  /** Default `"127.0.0.1"`. */
-  hostname?: string;
-  /** Default 0: the system picks a free port. */
-  port?: number;
-  /** Let several processes listen on one port (Linux; needs Node 22.12+ or 23.1+). */
-  reusePort?: boolean;
-  /** Disable Nagle's algorithm on accepted connections. Default `true`. */
-  noDelay?: boolean;
-}
+/** Options of {@linkcode listenStreams}: the core's, nothing node:net-specific. */
+export type NodeListenOptions = ListenStreamsOptions;
 
 // ── Adapter functions ────────────────────────────────────────────────────────────────────────
 
@@ -250,3 +235,16 @@ class NodeListener implements ByteListener {
     this.#accepted.close();
   }
 }
+
+/**
+ * This adapter as the core's {@linkcode StreamAdapter} contract: what `connect`, `listen` and
+ * `serve` load for node:net (in Node, and with `api: "node"`).
+ *
+ * @example
+ * ```ts ignore
+ * import { streamAdapter } from "@nianbao/framed/node";
+ *
+ * const stream = await streamAdapter.connectStream({ port: 8000 });
+ * ```
+ */
+export const streamAdapter: StreamAdapter = { connectStream, listenStreams };

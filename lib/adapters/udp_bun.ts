@@ -1,5 +1,5 @@
 /**
- * UDP on Bun: `Bun.udpSocket`. Bun's types are declared here structurally.
+ * UDP on Bun: `Bun.udpSocket`. Bun's types are declared structurally in `_bun_types.ts`.
  *
  * Bun pushes every datagram to the `data` callback as it arrives and cannot be paused, so received
  * datagrams wait in a queue bounded in bytes; past the bound, new ones are dropped and counted.
@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { DatagramAdapter } from "../adapter.ts";
 import { datagramQueue } from "../_datagram_queue.ts";
 import type { NetAddress } from "../byte_stream.ts";
 import {
@@ -16,21 +17,7 @@ import {
   type ReceiveOptions,
 } from "../datagram.ts";
 import { netAddress } from "../net_address.ts";
-
-interface BunUdpSocket {
-  readonly hostname: string;
-  readonly port: number;
-  send(data: Uint8Array, port: number, address: string): boolean;
-  close(): void;
-}
-
-interface BunUdpRuntime {
-  udpSocket(options: {
-    hostname: string;
-    port: number;
-    socket: { data(socket: BunUdpSocket, data: Uint8Array, port: number, address: string): void };
-  }): Promise<BunUdpSocket>;
-}
+import { bun } from "./_bun_types.ts";
 
 /**
  * Binds a UDP socket with `Bun.udpSocket`.
@@ -47,8 +34,7 @@ interface BunUdpRuntime {
  */
 export async function bindDatagram(options: BindDatagramOptions = {}): Promise<DatagramSocket> {
   const queue = datagramQueue(options.receiveQueueBytes);
-  const bun = (globalThis as unknown as { Bun: BunUdpRuntime }).Bun;
-  const socket = await bun.udpSocket({
+  const socket = await bun().udpSocket({
     hostname: options.hostname ?? "127.0.0.1",
     port: options.port ?? 0,
     socket: {
@@ -84,3 +70,15 @@ export async function bindDatagram(options: BindDatagramOptions = {}): Promise<D
     },
   };
 }
+
+/**
+ * This adapter as the core's {@linkcode DatagramAdapter} contract: what `bindDatagram` loads.
+ *
+ * @example
+ * ```ts ignore
+ * import { datagramAdapter } from "@nianbao/framed/udp-bun";
+ *
+ * const socket = await datagramAdapter.bindDatagram({ port: 0 });
+ * ```
+ */
+export const datagramAdapter: DatagramAdapter = { bindDatagram };

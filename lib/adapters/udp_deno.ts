@@ -10,6 +10,7 @@
  * @module
  */
 
+import type { DatagramAdapter } from "../adapter.ts";
 import { datagramQueue } from "../_datagram_queue.ts";
 import type { WaitQueue } from "../_wait_queue.ts";
 import type { NetAddress } from "../byte_stream.ts";
@@ -98,3 +99,15 @@ async function receiveLoop(
     queue.close(error);
   }
 }
+
+/**
+ * This adapter as the core's {@linkcode DatagramAdapter} contract: what `bindDatagram` loads.
+ *
+ * @example
+ * ```ts ignore
+ * import { datagramAdapter } from "@nianbao/framed/udp-deno";
+ *
+ * const socket = await datagramAdapter.bindDatagram({ port: 0 });
+ * ```
+ */
+export const datagramAdapter: DatagramAdapter = { bindDatagram };

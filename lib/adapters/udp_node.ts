@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { DatagramAdapter } from "../adapter.ts";
 import * as dgram from "node:dgram";
 import { datagramQueue } from "../_datagram_queue.ts";
 import type { NetAddress } from "../byte_stream.ts";
@@ -74,3 +75,15 @@ export async function bindDatagram(options: BindDatagramOptions = {}): Promise<D
     },
   };
 }
+
+/**
+ * This adapter as the core's {@linkcode DatagramAdapter} contract: what `bindDatagram` loads.
+ *
+ * @example
+ * ```ts ignore
+ * import { datagramAdapter } from "@nianbao/framed/udp-node";
+ *
+ * const socket = await datagramAdapter.bindDatagram({ port: 0 });
+ * ```
+ */
+export const datagramAdapter: DatagramAdapter = { bindDatagram };

@@ -29,6 +29,7 @@ import {
   type ByteStream,
   connectStream,
   FramedError,
+  FrameReader,
   type JsonHeader,
   jsonHeader,
   type JsonHeaderEvent,
@@ -156,61 +157,17 @@ export async function sha256File(path: string): Promise<string> {
 // ── Streaming frames ─────────────────────────────────────────────────────────────────────────
 
 /**
- * Feeds a stream through the streaming decoder and hands every event to `handle` in order,
- * pausing the socket while `handle` works (so a slow disk slows the peer, not our memory).
+ * Reads a stream as JSON-header events and hands each to `handle` in order, waiting for it. The
+ * reader is the same machinery every connection uses; it lends the events (`borrow`): nothing
+ * more is read from the socket while `handle` works (so a slow disk slows the peer, not our
+ * memory), and body chunks are views of one reused read buffer, never copies.
  */
-function pumpEvents(
+async function pumpEvents(
   stream: ByteStream,
   handle: (event: JsonHeaderEvent) => Promise<void>,
 ): Promise<void> {
-  const decoder = codec.createStreamingDecoder();
-  const queue: JsonHeaderEvent[] = [];
-  // Each chunk is copied here, so the adapter may reuse its read buffer and nothing is allocated
-  // per chunk; the socket stays paused until every event of the chunk has been handled.
-  const staging = new Uint8Array(256 * 1024);
-  let busy = false;
-  let ended = false;
-  return new Promise<void>((resolve, reject) => {
-    const drain = async () => {
-      if (busy) return;
-      busy = true;
-      try {
-        while (queue.length > 0) await handle(queue.shift()!);
-        if (ended) {
-          decoder.finish();
-          resolve();
-        } else stream.resume();
-      } catch (error) {
-        reject(error);
-      } finally {
-        busy = false;
-      }
-    };
-    stream.start({
-      data(chunk) {
-        try {
-          let bytes: Uint8Array;
-          if (busy || queue.length > 0 || chunk.length > staging.length) bytes = chunk.slice();
-          else {
-            staging.set(chunk);
-            bytes = staging.subarray(0, chunk.length);
-          }
-          decoder.push(bytes, (event) => queue.push(event));
-          stream.pause();
-          void drain();
-          return false;
-        } catch (error) {
-          reject(error);
-          return false;
-        }
-      },
-      end() {
-        ended = true;
-        void drain();
-      },
-      error: reject,
-    });
-  });
+  const events = new FrameReader(stream, codec.streamingCodec(), { borrow: true });
+  for await (const event of events) await handle(event);
 }
 
 async function reply(stream: ByteStream, header: JsonHeader, size = 0): Promise<void> {

@@ -1,0 +1,289 @@
+// The flags the commands share, each defined once: the parseArgs option, the check that turns its
+// text into a value (a mistake is a UsageError: exit 2), and the line that explains it in --help.
+
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
+import {
+  type Codec,
+  DEFAULT_MAX_FRAME_LENGTH,
+  DEFAULT_MAX_RECORD_LENGTH,
+  delimiter,
+  isLengthFormat,
+  jsonHeader,
+  type JsonHeaderFrame,
+  lengthPrefix,
+  pythonJsonDumps,
+  type SocketApi,
+} from "../mod.ts";
+import { badToken, EXEC_LIMITS } from "../programs/exec.ts";
+import { DEFAULT_MAX_UPLOAD } from "../programs/file_transfer.ts";
+
+/** A usage mistake: printed with the command's help, exit code 2. */
+export class UsageError extends Error {}
+
+// ── parseArgs options ────────────────────────────────────────────────────────────────────────────
+
+/** Where to listen or connect, and through which socket API. */
+export const SOCKET_OPTIONS = {
+  host: { type: "string", default: "127.0.0.1" },
+  port: { type: "string" },
+  api: { type: "string", default: "native" },
+} as const;
+
+/** `--api` alone, for the demos (they pick their own ports). */
+export const API_OPTION = { api: SOCKET_OPTIONS.api } as const;
+
+/** How `echo` and `send` frame their bytes, plus where to listen or connect. */
+export const FRAMING_OPTIONS = {
+  framing: { type: "string" },
+  "length-format": { type: "string", default: "u32be" },
+  "max-frame": { type: "string" },
+  delimiter: { type: "string", default: "\\n" },
+  ...SOCKET_OPTIONS,
+} as const;
+
+/** What parseArgs returns for `options`, with positional arguments allowed. */
+type ParsedArgs<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>;
+
+/** parseArgs for a command that takes arguments besides its flags; an unknown flag is an error. */
+export function parseWithPositionals<O extends ParseArgsOptionsConfig>(
+  args: string[],
+  options: O,
+): ParsedArgs<O> {
+  return parseArgs({ args, options, allowPositionals: true, strict: true });
+}
+
+// ── Integer flags ────────────────────────────────────────────────────────────────────────────────
+
+/** An integer flag's range and unit: stated in the help and in every refusal. */
+export interface IntegerSpec {
+  min: number;
+  max: number;
+  unit: string;
+}
+
+const LISTEN_PORT: IntegerSpec = {
+  min: 0,
+  max: 65_535,
+  unit: "TCP port, 0 for any free one",
+};
+const PEER_PORT: IntegerSpec = { min: 1, max: 65_535, unit: "TCP port" };
+const MAX_FRAME: IntegerSpec = { min: 0, max: Number.MAX_SAFE_INTEGER, unit: "bytes" };
+export const TIMEOUT: IntegerSpec = { ...EXEC_LIMITS.timeout, unit: "seconds" };
+export const MAX_OUTPUT: IntegerSpec = { ...EXEC_LIMITS.maxOutput, unit: "bytes" };
+export const MAX_CONCURRENT: IntegerSpec = { ...EXEC_LIMITS.maxConcurrent, unit: "commands" };
+export const MAX_SIZE: IntegerSpec = { min: 0, max: Number.MAX_SAFE_INTEGER, unit: "bytes" };
+
+/** Parses an integer flag within its range; a missing one takes `fallback` or is an error. */
+function integerFlag(
+  name: string,
+  value: string | undefined,
+  spec: IntegerSpec,
+  fallback?: number,
+): number {
+  if (value === undefined) {
+    if (fallback === undefined) throw new UsageError(`--${name} is required`);
+    return fallback;
+  }
+  const number = /^\d+$/.test(value) ? Number(value) : NaN;
+  if (!(Number.isSafeInteger(number) && number >= spec.min && number <= spec.max)) {
+    throw new UsageError(
+      `--${name} must be an integer from ${spec.min} to ${spec.max} (${spec.unit}), got ${
+        JSON.stringify(value)
+      }`,
+    );
+  }
+  return number;
+}
+
+/** Same as {@linkcode integerFlag} when the flag is optional and has no default here. */
+export function optionalIntegerFlag(
+  name: string,
+  value: string | undefined,
+  spec: IntegerSpec,
+): number | undefined {
+  return value === undefined ? undefined : integerFlag(name, value, spec);
+}
+
+// ── Sockets ──────────────────────────────────────────────────────────────────────────────────────
+
+export function apiFrom(value: string | undefined): SocketApi {
+  if (value === "native" || value === "node") return value;
+  throw new UsageError(`--api must be native or node`);
+}
+
+type SocketValues = { [K in keyof typeof SOCKET_OPTIONS]?: string };
+
+/** Where a server listens, or the server a client talks to. */
+export interface Endpoint {
+  hostname?: string;
+  port: number;
+  api: SocketApi;
+}
+
+/** Where a server listens: `--host`, `--port` (0, any free port, when missing) and `--api`. */
+export function listenFrom(values: SocketValues): Endpoint {
+  return endpoint(values, integerFlag("port", values.port, LISTEN_PORT, 0));
+}
+
+/** The server a client talks to: `--host`, `--port` (required) and `--api`. */
+export function peerFrom(values: SocketValues): Endpoint {
+  return endpoint(values, integerFlag("port", values.port, PEER_PORT));
+}
+
+function endpoint(values: SocketValues, port: number): Endpoint {
+  return { hostname: values.host, port, api: apiFrom(values.api) };
+}
+
+/**
+ * A client command's arguments: its own `options` besides `--host`, `--port` (required) and
+ * `--api`, which are checked into `peer` first; positional arguments are allowed.
+ */
+export function parseClientArgs<O extends ParseArgsOptionsConfig = Record<never, never>>(
+  args: string[],
+  options?: O,
+): ParsedArgs<typeof SOCKET_OPTIONS & O> & { peer: Endpoint } {
+  const parsed = parseWithPositionals(
+    args,
+    { ...SOCKET_OPTIONS, ...options } as typeof SOCKET_OPTIONS & O,
+  );
+  return { ...parsed, peer: peerFrom(parsed.values) };
+}
+
+/** `--token`: absent, or a usable token (no server accepts a blank one, so it is a usage error). */
+export function tokenFrom(value: string | undefined): string | undefined {
+  const bad = value === undefined ? null : badToken(value);
+  if (bad !== null) throw new UsageError(`--token: ${bad}`);
+  return value;
+}
+
+// ── Framing ──────────────────────────────────────────────────────────────────────────────────────
+
+/** Turns `\n`, `\r\n`, `\x00` and friends into bytes. */
+function unescape(text: string): Uint8Array {
+  const out: number[] = [];
+  const utf8 = new TextEncoder();
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] !== "\\" || i + 1 === text.length) {
+      out.push(...utf8.encode(text[i]!));
+      continue;
+    }
+    const next = text[++i]!;
+    const simple: Record<string, number> = { n: 10, r: 13, t: 9, "0": 0, "\\": 92 };
+    if (next in simple) out.push(simple[next]!);
+    else if (next === "x" && /^[0-9a-fA-F]{2}$/.test(text.slice(i + 1, i + 3))) {
+      out.push(parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else throw new UsageError(`unknown escape \\${next} in --delimiter`);
+  }
+  return new Uint8Array(out);
+}
+
+/** A codec chosen by `--framing`: raw byte frames, or JSON-header frames. */
+export type AnyFraming =
+  | { kind: "bytes"; codec: Codec<Uint8Array> }
+  | { kind: "json"; codec: Codec<JsonHeaderFrame> };
+
+/** The codec that `--framing`, `--length-format`, `--max-frame` and `--delimiter` describe. */
+export function framingFrom(
+  values: { [K in keyof typeof FRAMING_OPTIONS]?: string },
+): AnyFraming {
+  const format = values["length-format"]!;
+  if (!isLengthFormat(format)) throw new UsageError(`unknown --length-format ${format}`);
+  const maxFrame = optionalIntegerFlag("max-frame", values["max-frame"], MAX_FRAME);
+  switch (values.framing) {
+    case "length":
+      return {
+        kind: "bytes",
+        codec: lengthPrefix({ lengthFormat: format, maxFrameLength: maxFrame }),
+      };
+    case "delimiter":
+      return {
+        kind: "bytes",
+        codec: delimiter({ delimiter: unescape(values.delimiter!), maxRecordLength: maxFrame }),
+      };
+    case "json-header":
+      // pythonJsonDumps makes `send` byte-for-byte the seed's json.dumps + struct.pack program.
+      return {
+        kind: "json",
+        codec: jsonHeader({
+          lengthFormat: format,
+          maxBodyLength: maxFrame,
+          stringify: pythonJsonDumps,
+        }),
+      };
+    default:
+      throw new UsageError(`--framing must be length, delimiter or json-header`);
+  }
+}
+
+// ── Help ─────────────────────────────────────────────────────────────────────────────────────────
+
+/** One flag in a help text: the flag, then what it takes (unit, range, default). */
+export type FlagHelp = readonly [flag: string, text: string];
+
+const range = (spec: IntegerSpec) => `${spec.min}–${spec.max} ${spec.unit}`;
+
+/** The help line of every flag used by more than one command, and of every integer flag. */
+export const FLAG_HELP = {
+  listenHost: ["--host", "address to listen on (default 127.0.0.1)"],
+  peerHost: ["--host", "address of the server (default 127.0.0.1)"],
+  listenPort: ["--port", `${range(LISTEN_PORT)} (default 0)`],
+  peerPort: ["--port", `${range(PEER_PORT)} (required)`],
+  api: ["--api", "native (the runtime's own sockets) or node (node:net) (default native)"],
+  framing: ["--framing", "length, delimiter or json-header (required)"],
+  lengthFormat: [
+    "--length-format",
+    "u8 u16be u16le u32be u32le i32be i32le u64be u64le varint (default u32be)",
+  ],
+  maxFrame: [
+    "--max-frame",
+    `${range(MAX_FRAME)} (default ${DEFAULT_MAX_FRAME_LENGTH}; ` +
+    `${DEFAULT_MAX_RECORD_LENGTH} for delimiter)`,
+  ],
+  delimiter: ["--delimiter", "the record end; escapes \\n \\r \\t \\0 \\\\ \\xHH (default \\n)"],
+  token: ["--token", "the shared secret; never empty or whitespace"],
+  timeout: [
+    "--timeout",
+    `${range(TIMEOUT)} before a command's process group is killed ` +
+    `(default ${EXEC_LIMITS.timeout.default})`,
+  ],
+  maxOutput: [
+    "--max-output",
+    `${range(MAX_OUTPUT)} kept of stdout and of stderr each ` +
+    `(default ${EXEC_LIMITS.maxOutput.default})`,
+  ],
+  maxConcurrent: [
+    "--max-concurrent",
+    `${range(MAX_CONCURRENT)} at once; more get a "busy" refusal ` +
+    `(default ${EXEC_LIMITS.maxConcurrent.default})`,
+  ],
+  maxSize: ["--max-size", `${range(MAX_SIZE)}, the largest upload (default ${DEFAULT_MAX_UPLOAD})`],
+} as const satisfies Record<string, FlagHelp>;
+
+/** Every integer flag of every command, for `framed --help`. */
+export const INTEGER_FLAGS_HELP: readonly FlagHelp[] = [
+  [
+    "--port",
+    `${LISTEN_PORT.min}–${LISTEN_PORT.max} to listen (0: any free port, the default), ` +
+    `${PEER_PORT.min}–${PEER_PORT.max} to connect`,
+  ],
+  FLAG_HELP.maxFrame,
+  FLAG_HELP.timeout,
+  FLAG_HELP.maxOutput,
+  FLAG_HELP.maxConcurrent,
+  FLAG_HELP.maxSize,
+];
+
+/** Flags one per line, their explanations aligned. */
+export function flagLines(flags: readonly FlagHelp[]): string {
+  return flags.map(([flag, text]) => `  ${flag.padEnd(16)}  ${text}`).join("\n");
+}
+
+/** A command's help: its synopsis, what it does, then each flag with its unit and default. */
+export function commandHelp(synopsis: string, about: string, flags: readonly FlagHelp[]): string {
+  return `usage: framed ${synopsis}\n\n${about}\n${
+    flags.length > 0 ? `\n${flagLines(flags)}` : ""
+  }`;
+}

@@ -1,0 +1,30 @@
+// `framed exec`: runs one argv on an exec-server and passes on its stdout, stderr and exit code.
+
+import process from "node:process";
+import { execRemote } from "../programs/exec.ts";
+import { commandHelp, FLAG_HELP, parseClientArgs, tokenFrom, UsageError } from "./_flags.ts";
+
+export const help: string = commandHelp(
+  "exec --port P [--host H] [--token T] [--api native|node] -- CMD ARG…",
+  "Runs CMD ARG… on an exec-server (no shell) and writes its stdout and stderr here, each to its\n" +
+    "own stream. Exits with the command's exit code, 124 when it timed out, 128 when a signal\n" +
+    "ended it.",
+  [FLAG_HELP.peerPort, FLAG_HELP.peerHost, FLAG_HELP.token, FLAG_HELP.api],
+);
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals, peer } = parseClientArgs(args, { token: { type: "string" } });
+  const token = tokenFrom(values.token);
+  if (positionals.length === 0) {
+    throw new UsageError("exec needs a command: exec --port P -- CMD ARG…");
+  }
+  const reply = await execRemote({ ...peer, token }, positionals);
+  await new Promise<void>((resolve) => process.stdout.write(reply.stdout, () => resolve()));
+  await new Promise<void>((resolve) => process.stderr.write(reply.stderr, () => resolve()));
+  if (reply.truncated) console.error("framed exec: output truncated at the server's --max-output");
+  if (reply.timedOut) {
+    console.error("framed exec: the command timed out and was killed");
+    return 124;
+  }
+  return reply.exitCode ?? 128;
+}

@@ -1,0 +1,71 @@
+// `framed send`: the protocol tool's client. Every MESSAGE goes out as one frame, all before any
+// reply is read, then one reply body is printed per line.
+
+import { type Codec, connect } from "../mod.ts";
+import {
+  commandHelp,
+  type Endpoint,
+  FLAG_HELP,
+  FRAMING_OPTIONS,
+  framingFrom,
+  parseWithPositionals,
+  peerFrom,
+} from "./_flags.ts";
+
+export const help: string = commandHelp(
+  "send --framing length|delimiter|json-header --port P [--host H] [--length-format FMT]\n" +
+    "                   [--delimiter STR] [--max-frame BYTES] [--api native|node] MESSAGE…",
+  'Writes every MESSAGE as one frame (for json-header the header is {"data_size": n}, serialized\n' +
+    "like Python's json.dumps), all before reading any reply, then prints one reply body per line.",
+  [
+    FLAG_HELP.framing,
+    FLAG_HELP.peerPort,
+    FLAG_HELP.peerHost,
+    FLAG_HELP.lengthFormat,
+    FLAG_HELP.delimiter,
+    FLAG_HELP.maxFrame,
+    FLAG_HELP.api,
+  ],
+);
+
+export async function run(args: string[]): Promise<void> {
+  const { values, positionals } = parseWithPositionals(args, FRAMING_OPTIONS);
+  const framing = framingFrom(values);
+  const target = peerFrom(values);
+  const messages = positionals.map((m) => new TextEncoder().encode(m));
+  const replies = framing.kind === "json"
+    ? await exchange(
+      target,
+      framing.codec,
+      messages.map((body) => ({ header: {}, body })),
+      (f) => f.body,
+    )
+    : await exchange(target, framing.codec, messages, (f) => f);
+  for (const reply of replies) console.log(new TextDecoder().decode(reply));
+}
+
+/** Sends every frame (all written before any reply is read), then collects one reply per frame. */
+async function exchange<T>(
+  target: Endpoint,
+  codec: Codec<T>,
+  frames: T[],
+  bodyOf: (frame: T) => Uint8Array,
+): Promise<Uint8Array[]> {
+  const conn = await connect({ ...target, codec });
+  const replies: Uint8Array[] = [];
+  // Receive concurrently, so replies larger than the socket buffers cannot deadlock the writes.
+  const received = conn.onFrame((frame) => {
+    replies.push(bodyOf(frame));
+    if (replies.length === frames.length) conn.close();
+  });
+  for (const frame of frames) conn.write(frame);
+  if (frames.length === 0) conn.close();
+  await conn.flush();
+  await received;
+  if (replies.length < frames.length) {
+    throw new Error(
+      `the server closed the connection after ${replies.length} of ${frames.length} replies`,
+    );
+  }
+  return replies;
+}

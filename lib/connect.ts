@@ -1,0 +1,79 @@
+/**
+ * `connect` and `connectStream`: the client side, on the running runtime's native sockets (Deno or
+ * Bun), or on node:net when asked (`api: "node"`) or when running in Node.
+ *
+ * @module
+ */
+
+import { codecOrDefault } from "./_default_codec.ts";
+import type { ConnectStreamOptions } from "./adapter.ts";
+import type { ByteStream } from "./byte_stream.ts";
+import type { Codec } from "./codec.ts";
+import { FramedConn, type FramedConnOptions } from "./framed_conn.ts";
+import { loadStreamAdapter, type SocketApi } from "./runtime.ts";
+
+/** Options of {@linkcode connect}. */
+export interface ConnectOptions<T> extends ConnectStreamOptions, FramedConnOptions {
+  /** The framing. Default `lengthPrefix()` (u32be, 16 MiB). */
+  codec?: Codec<T>;
+  /** `"native"` (default) or `"node"` for node:net. */
+  api?: SocketApi;
+}
+
+/**
+ * Connects and returns the raw {@linkcode ByteStream}, with no framing: for hand-written protocols,
+ * baselines, and tests that need to send arbitrary bytes.
+ *
+ * @param options Where to connect, and which socket API to use.
+ * @returns The connected stream.
+ * @throws {ConnectError} Naming the address, when the connection fails.
+ *
+ * @example Four bytes of length, then the payload, by hand
+ * ```ts
+ * import { connectStream, sendAll, serve } from "@nianbao/framed";
+ *
+ * await using server = await serve({ handler: async (conn) => void conn.write((await conn.readFrame())!) });
+ * const stream = await connectStream({ port: server.address.port });
+ * await sendAll(stream, new Uint8Array([0, 0, 0, 1, 42]));
+ * stream.close();
+ * ```
+ */
+export async function connectStream(
+  options: ConnectStreamOptions & { api?: SocketApi },
+): Promise<ByteStream> {
+  const adapter = await loadStreamAdapter(options.api);
+  return adapter.connectStream(options);
+}
+
+/**
+ * Connects to a framed server. Unlike accepted connections, a client keeps reading replies while
+ * its own writes wait (`pauseReadsWhileWriteBlocked` defaults to `false`), so a pipelining client
+ * and a server that answers every frame never wait for each other.
+ *
+ * @param options Where to connect, the framing, backpressure and timeouts.
+ * @returns The framed connection.
+ * @throws {ConnectError} Naming the address, when the connection fails.
+ *
+ * @example A round trip to an echo server
+ * ```ts
+ * import { connect, serve } from "@nianbao/framed";
+ *
+ * await using server = await serve({
+ *   handler: async (conn) => {
+ *     for await (const frame of conn) conn.write(frame);
+ *   },
+ * });
+ * await using conn = await connect({ port: server.address.port });
+ * await conn.writeFrame(new TextEncoder().encode("hello"));
+ * const reply = await conn.readFrame();
+ * if (new TextDecoder().decode(reply!) !== "hello") throw new Error("no echo");
+ * ```
+ */
+export async function connect<T = Uint8Array>(options: ConnectOptions<T>): Promise<FramedConn<T>> {
+  const stream = await connectStream(options);
+  return new FramedConn(stream, codecOrDefault(options.codec), {
+    ...options,
+    // A client reads its replies while its requests wait: see FramedConnOptions.
+    pauseReadsWhileWriteBlocked: options.pauseReadsWhileWriteBlocked ?? false,
+  });
+}

@@ -1,0 +1,369 @@
+/**
+ * The receiving half of a connection: any {@linkcode Decoder} fed from a {@linkcode ByteStream},
+ * a queue of decoded frames with waiters, read backpressure, and the end of reading.
+ *
+ * @module
+ */
+
+import type { ByteStream } from "./byte_stream.ts";
+import type { Decoder, DecoderSource } from "./codec.ts";
+import { ConnectionClosedError, IdleTimeoutError } from "./errors.ts";
+
+/** Options of {@linkcode FrameReader}. */
+export interface FrameReaderOptions {
+  /**
+   * Frames waiting for `readFrame` above this many bytes (as the decoder source's `sizeOf` counts
+   * them) pause reading from the socket. Default 1 MiB.
+   */
+  readHighWaterMark?: number;
+  /** End reading with {@linkcode IdleTimeoutError} when no byte arrives for this many ms. */
+  idleTimeout?: number;
+  /**
+   * Lend frames to `readFrame()` and `for await` instead of giving them: a frame (and the bytes it
+   * views) is valid only until the next `readFrame()`, and nothing more is read from the socket
+   * until then, so the adapter reuses one read buffer and receiving allocates nothing per read.
+   * For consumers that finish with each frame before asking for the next (writing it to a file,
+   * hashing it). Default `false`: frames are yours to keep.
+   */
+  borrow?: boolean;
+  /**
+   * Called once when reading fails on this side (a decode error, a throwing `onFrame` handler,
+   * the idle timeout), after every reader got the error: the owner decides how to close.
+   */
+  onFailure?: (error: unknown) => void;
+}
+
+const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
+
+// What a queued frame costs when the decoder source does not say: its bytes when it is bytes.
+function defaultSizeOf(frame: unknown): number {
+  return frame instanceof Uint8Array ? frame.byteLength + 64 : 256;
+}
+
+interface Waiter<T> {
+  resolve(frame: T | null): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Reads frames from a byte stream. Three ways to receive, one per reader: `readFrame()` (and
+ * `for await`), or `onFrame(handler)`, the synchronous fast path.
+ *
+ * The read side is a small state machine:
+ *
+ * | state     | bytes that arrive                      | how it leaves                             |
+ * | --------- | -------------------------------------- | ----------------------------------------- |
+ * | idle      | wait in the socket (not started)       | first `readFrame`/`onFrame` → reading     |
+ * | reading   | decoded; frames to handler/waiter/queue | end of stream, error, `end()` → done      |
+ * | paused    | wait in the socket (queue over HWM, or | queue drained to half HWM and not held    |
+ * |           | held by the owner: replies not read)   | by the owner → reading                    |
+ * | done      | not decoded: queued frames still go    | `discard()` → discarding                  |
+ * |           | out, then `null` or the error          |                                           |
+ * | discarding| read and dropped (a lingering close)   | peer's end of stream or `release()`       |
+ *
+ * @example Frames from an in-memory stream
+ * ```ts
+ * import { FrameReader, lengthPrefix, memoryStreamPair, sendAll } from "@nianbao/framed";
+ *
+ * const [a, b] = memoryStreamPair();
+ * const reader = new FrameReader(b, lengthPrefix({ lengthFormat: "u8" }));
+ * await sendAll(a, new Uint8Array([2, 104, 105]));
+ * await a.closeWrite();
+ * const frame = await reader.readFrame();
+ * if (new TextDecoder().decode(frame!) !== "hi") throw new Error("expected hi");
+ * if (await reader.readFrame() !== null) throw new Error("expected the end");
+ * ```
+ */
+export class FrameReader<T> implements AsyncIterable<T> {
+  readonly #stream: ByteStream;
+  readonly #source: DecoderSource<T>;
+  readonly #sizeOf: (frame: T) => number;
+  readonly #highWaterMark: number;
+  readonly #onFailure: ((error: unknown) => void) | undefined;
+  readonly #lend: boolean;
+
+  // Created when reading starts, once we know whether frames may be borrowed.
+  #decoder: Decoder<T> | null = null;
+  #borrow = false;
+  #started = false;
+  #frames: (T | undefined)[] = [];
+  #head = 0;
+  #queuedBytes = 0;
+  #waiters: Waiter<T>[] = [];
+  #handler: ((frame: T) => void) | null = null;
+  #handlerDone: { resolve(): void; reject(error: unknown): void } | null = null;
+  #done: { error?: unknown } | null = null;
+  #discarding = false;
+  #released = false;
+  #peerEnded = false;
+  #onPeerEnd: (() => void)[] = [];
+  // Pausing: the queue is over the high-water mark, or the owner holds reading (replies unread).
+  #overHighWaterMark = false;
+  #held = false;
+  // Lending: frames handed out may view the adapter's buffer, so reading waits for the next ask.
+  #lent = false;
+  #paused = false;
+  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  #lastActivity = 0;
+
+  /**
+   * Creates a reader. Nothing is read until the first `readFrame`, `for await` or `onFrame`.
+   *
+   * @param stream The byte stream to read.
+   * @param source The decoder source: any codec, or anything with `createDecoder`.
+   * @param options Backpressure, idle timeout and the owner's failure callback.
+   */
+  constructor(stream: ByteStream, source: DecoderSource<T>, options: FrameReaderOptions = {}) {
+    this.#stream = stream;
+    this.#source = source;
+    this.#sizeOf = source.sizeOf?.bind(source) ?? defaultSizeOf;
+    this.#highWaterMark = options.readHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
+    this.#onFailure = options.onFailure;
+    this.#lend = options.borrow ?? false;
+    const idle = options.idleTimeout ?? 0;
+    if (idle > 0) {
+      this.#lastActivity = Date.now();
+      this.#idleTimer = setInterval(() => {
+        if (Date.now() - this.#lastActivity >= idle) this.#fail(new IdleTimeoutError(idle));
+      }, Math.max(10, Math.floor(idle / 4)));
+    }
+  }
+
+  /**
+   * Reads the next frame.
+   * @returns The frame, or `null` after a clean end of stream or `end()`.
+   * @throws {FramedError} On a decode error, an end of stream mid-frame, or a connection failure.
+   */
+  readFrame(): Promise<T | null> {
+    if (this.#handler !== null) {
+      return Promise.reject(new TypeError("this connection delivers frames to onFrame()"));
+    }
+    if (this.#head < this.#frames.length) return Promise.resolve(this.#dequeue());
+    if (this.#lent) {
+      // Every lent frame is done with: the adapter may read into its buffer again.
+      this.#lent = false;
+      this.#applyPause();
+    }
+    const done = this.#done;
+    if (done !== null) {
+      return "error" in done ? Promise.reject(done.error) : Promise.resolve(null);
+    }
+    this.#start();
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+  }
+
+  /** Iterates over frames until a clean end of stream; throws what `readFrame` throws. */
+  async *[Symbol.asyncIterator](): AsyncIterator<T> {
+    for (;;) {
+      let frame = await this.readFrame();
+      if (frame === null) return;
+      yield frame;
+      // A suspended generator keeps its locals: don't pin the last frame (and the read buffer it
+      // may view) while waiting for the next one.
+      frame = null;
+    }
+  }
+
+  /**
+   * Delivers every frame to a synchronous `handler`, with no promise per frame. Frames already
+   * queued are delivered first. With `{ borrow: true }` a frame is valid only until `handler`
+   * returns (its bytes may be reused for the next read).
+   *
+   * @param handler Called once per frame, in order. If it throws, reading fails with that error.
+   * @param options `borrow`: lend frames instead of giving them. Default `false`.
+   * @returns A promise that resolves at a clean end of stream or `end()`, and rejects on failure.
+   */
+  onFrame(handler: (frame: T) => void, options: { borrow?: boolean } = {}): Promise<void> {
+    if (this.#handler !== null) throw new TypeError("onFrame() was already called");
+    if (this.#waiters.length > 0) {
+      // The waiting readFrame() would never be answered: every frame would go to the handler.
+      throw new TypeError(
+        "onFrame() was called while readFrame() or a for await loop waits for a frame; use one",
+      );
+    }
+    this.#handler = handler;
+    if (!this.#started) this.#borrow = options.borrow ?? false;
+    const done = new Promise<void>((resolve, reject) => {
+      this.#handlerDone = { resolve, reject };
+    });
+    try {
+      while (this.#head < this.#frames.length) handler(this.#dequeue()!);
+    } catch (error) {
+      this.#fail(error);
+    }
+    if (this.#done !== null) this.#settleHandler();
+    else this.#start();
+    return done;
+  }
+
+  /**
+   * Ends reading here, as at a clean end of stream: frames already queued are still delivered,
+   * then readers get `null`. Reading from the socket pauses. Idempotent.
+   */
+  end(): void {
+    this.#overHighWaterMark = true;
+    this.#applyPause();
+    this.#finish({});
+  }
+
+  /**
+   * Ends reading and from then on reads and drops every byte until the peer's end of stream, so
+   * that a socket released later has no unread bytes (which would make the kernel reset it).
+   */
+  discard(): void {
+    this.#finish({});
+    this.#discarding = true;
+    this.#start();
+    this.#applyPause();
+  }
+
+  /** Holds reading paused (or lets it go) whatever the queue: the owner's backpressure. */
+  hold(held: boolean): void {
+    this.#held = held;
+    this.#applyPause();
+  }
+
+  /** Resolves once the peer will send nothing more: end of stream, reset, or `release()`. */
+  peerEnded(): Promise<void> {
+    if (this.#peerEnded) return Promise.resolve();
+    return new Promise((resolve) => this.#onPeerEnd.push(resolve));
+  }
+
+  /** The socket is gone: end reading (pending reads resolve to `null`) and touch it no more. */
+  release(): void {
+    this.#released = true;
+    this.#finish({});
+    this.#peerEnd();
+  }
+
+  #start(): void {
+    if (this.#started || this.#released) return;
+    this.#started = true;
+    // A reused frame buffer is valid only while onFrame runs (the same push may refill it), so
+    // lent frames, which live until the next readFrame(), each get their own when they span reads.
+    this.#decoder = this.#source.createDecoder({ reuseFrameBuffer: this.#borrow });
+    this.#stream.start({
+      data: (chunk) => this.#onData(chunk),
+      end: () => this.#onEnd(),
+      error: (error) => {
+        this.#peerEnd();
+        this.#finish({
+          error: new ConnectionClosedError("the connection failed", { cause: error }),
+        });
+      },
+    });
+    this.#applyPause();
+  }
+
+  #onData(chunk: Uint8Array): boolean {
+    if (this.#done !== null) return false;
+    if (this.#idleTimer !== undefined) this.#lastActivity = Date.now();
+    try {
+      // Borrowed frames never outlive the handler, so the adapter may always reuse its buffer.
+      if (!this.#lend) return this.#decoder!.push(chunk, this.#emit) && !this.#borrow;
+      // Lent frames live until the next readFrame(): read nothing into the buffer before it.
+      let emitted = false;
+      this.#decoder!.push(chunk, (frame) => {
+        emitted = true;
+        this.#emit(frame);
+      });
+      if (emitted && this.#handler === null) {
+        this.#lent = true;
+        this.#applyPause();
+      }
+      return false;
+    } catch (error) {
+      this.#fail(error);
+      return false;
+    }
+  }
+
+  readonly #emit = (frame: T): void => {
+    if (this.#handler !== null) {
+      this.#handler(frame);
+    } else if (this.#waiters.length > 0) {
+      this.#waiters.shift()!.resolve(frame);
+    } else {
+      this.#frames.push(frame);
+      this.#queuedBytes += this.#sizeOf(frame);
+      if (this.#queuedBytes > this.#highWaterMark && !this.#overHighWaterMark) {
+        this.#overHighWaterMark = true;
+        this.#applyPause();
+      }
+    }
+  };
+
+  #dequeue(): T {
+    const frame = this.#frames[this.#head]!;
+    this.#frames[this.#head++] = undefined;
+    if (this.#head === this.#frames.length) {
+      this.#frames = [];
+      this.#head = 0;
+    }
+    this.#queuedBytes -= this.#sizeOf(frame);
+    if (
+      this.#overHighWaterMark && this.#done === null &&
+      this.#queuedBytes <= this.#highWaterMark / 2
+    ) {
+      this.#overHighWaterMark = false;
+      this.#applyPause();
+    }
+    return frame;
+  }
+
+  #onEnd(): void {
+    this.#peerEnd();
+    if (this.#done !== null) return;
+    try {
+      this.#decoder!.finish();
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    this.#finish({});
+  }
+
+  // The peer will send nothing more: a lingering close may release the socket.
+  #peerEnd(): void {
+    this.#peerEnded = true;
+    for (const wake of this.#onPeerEnd.splice(0)) wake();
+  }
+
+  // Reading failed on this side: tell every reader, then the owner.
+  #fail(error: unknown): void {
+    if (this.#done !== null) return;
+    this.#finish({ error });
+    this.#onFailure?.(error);
+  }
+
+  // Reading is over, cleanly ({}) or not ({ error }): wake every reader once, and only once.
+  #finish(done: { error?: unknown }): void {
+    if (this.#done !== null) return;
+    this.#done = done;
+    if (this.#idleTimer !== undefined) clearInterval(this.#idleTimer);
+    this.#idleTimer = undefined;
+    for (const waiter of this.#waiters.splice(0)) {
+      if ("error" in done) waiter.reject(done.error);
+      else waiter.resolve(null);
+    }
+    this.#settleHandler();
+  }
+
+  #settleHandler(): void {
+    const settle = this.#handlerDone;
+    if (settle === null || this.#done === null) return;
+    this.#handlerDone = null;
+    const done = this.#done;
+    if ("error" in done) settle.reject(done.error);
+    else settle.resolve();
+  }
+
+  #applyPause(): void {
+    if (!this.#started || this.#released) return;
+    const pause = !this.#discarding && (this.#overHighWaterMark || this.#held || this.#lent);
+    if (pause === this.#paused) return;
+    this.#paused = pause;
+    if (pause) this.#stream.pause();
+    else this.#stream.resume();
+  }
+}

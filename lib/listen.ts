@@ -1,0 +1,119 @@
+/**
+ * `listen` and `listenStreams`: accepting connections on the running runtime's native sockets, or
+ * on node:net (`api: "node"`, and in Node).
+ *
+ * @module
+ */
+
+import { AcceptBackoff, isPeerAcceptError } from "./_accept_backoff.ts";
+import { codecOrDefault } from "./_default_codec.ts";
+import type { ListenStreamsOptions } from "./adapter.ts";
+import type { ByteListener, NetAddress } from "./byte_stream.ts";
+import type { Codec } from "./codec.ts";
+import { FramedConn, type FramedConnOptions } from "./framed_conn.ts";
+import { loadStreamAdapter, type SocketApi } from "./runtime.ts";
+
+/** Options of {@linkcode listen}. */
+export interface ListenOptions<T> extends ListenStreamsOptions, FramedConnOptions {
+  /** The framing. Default `lengthPrefix()`. */
+  codec?: Codec<T>;
+  /** `"native"` (default) or `"node"` for node:net. */
+  api?: SocketApi;
+}
+
+/** A listener of framed connections. `await using` closes it at the end of the scope. */
+export interface FramedListener<T> extends AsyncIterable<FramedConn<T>>, AsyncDisposable {
+  /** Where it listens. */
+  readonly address: NetAddress;
+  /** Waits for the next connection; `null` once closed. */
+  accept(): Promise<FramedConn<T> | null>;
+  /** Stops listening; accepted connections stay open. */
+  close(): void;
+}
+
+/**
+ * Listens and hands out raw {@linkcode ByteStream}s, with no framing: for protocols that manage
+ * their own decoding.
+ *
+ * @param options Where to listen, and which socket API to use.
+ * @returns The listener.
+ * @throws {ListenError} Naming the address, when it cannot listen (address in use...).
+ *
+ * @example
+ * ```ts
+ * import { listenStreams } from "@nianbao/framed";
+ *
+ * const listener = await listenStreams({ port: 0 });
+ * if (listener.address.port === 0) throw new Error("the real port is known once listening");
+ * listener.close();
+ * ```
+ */
+export async function listenStreams(
+  options: ListenStreamsOptions & { api?: SocketApi } = {},
+): Promise<ByteListener> {
+  const adapter = await loadStreamAdapter(options.api);
+  return adapter.listenStreams(options);
+}
+
+/**
+ * Listens for framed connections. Iterating over the listener ends only when it is closed: a peer
+ * that resets before it is accepted is skipped, and running out of file descriptors (EMFILE)
+ * pauses accepting briefly (10 ms, doubling up to 1 s) instead of ending the loop.
+ *
+ * @param options Where to listen, the framing, backpressure and timeouts.
+ * @returns A listener; iterate over it to accept connections.
+ * @throws {ListenError} Naming the address, when it cannot listen.
+ *
+ * @example One connection, echoed
+ * ```ts
+ * import { connect, listen } from "@nianbao/framed";
+ *
+ * await using listener = await listen({ port: 0 });
+ * const client = await connect({ port: listener.address.port });
+ * for await (const conn of listener) {
+ *   await client.writeFrame(new Uint8Array([1, 2, 3]));
+ *   conn.write((await conn.readFrame())!);
+ *   if (String(await client.readFrame()) !== "1,2,3") throw new Error("no echo");
+ *   await Promise.all([conn.close(), client.close()]); // each waits for the other's end
+ *   break;
+ * }
+ * ```
+ */
+export async function listen<T = Uint8Array>(
+  options: ListenOptions<T> = {},
+): Promise<FramedListener<T>> {
+  const listener = await listenStreams(options);
+  const codec = codecOrDefault(options.codec);
+  const accept = async (): Promise<FramedConn<T> | null> => {
+    const stream = await listener.accept();
+    return stream === null ? null : new FramedConn(stream, codec, options);
+  };
+  return {
+    address: listener.address,
+    accept,
+    close: () => listener.close(),
+    [Symbol.asyncDispose]: () => Promise.resolve(listener.close()),
+    async *[Symbol.asyncIterator]() {
+      // `for await (const conn of listener)` must outlive every peer: a connection that failed
+      // before it was accepted is skipped, and an error of the process (EMFILE) is waited out,
+      // briefly, instead of ending the loop. `accept()` still throws the latter for callers that
+      // want to see it.
+      const backoff = new AcceptBackoff();
+      for (;;) {
+        let conn: FramedConn<T> | null;
+        try {
+          conn = await accept();
+        } catch (error) {
+          if (!isPeerAcceptError(error)) {
+            backoff.fail();
+            await backoff.wait();
+          }
+          continue;
+        }
+        if (conn === null) return;
+        backoff.succeed();
+        yield conn;
+      }
+    },
+  };
+}

@@ -1,0 +1,148 @@
+// FrameWriter, through FramedConn: corking, borrowed bodies, coalescing, the high-water mark.
+// A fake stream, because only a fake can count socket writes deterministically.
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  BORROW_THRESHOLD,
+  type ByteStream,
+  type ByteStreamHandlers,
+  ConnectionClosedError,
+  FramedConn,
+  FrameWriter,
+  lengthPrefix,
+  PartialWriteError,
+} from "../mod.ts";
+import { pattern } from "./_helpers.ts";
+
+/** A stream that records write calls; only a fake can count them deterministically. */
+class CountingStream implements ByteStream {
+  readonly localAddress = { hostname: "127.0.0.1", port: 1 };
+  readonly remoteAddress = { hostname: "127.0.0.1", port: 2 };
+  readonly writes: Uint8Array[] = [];
+  start(_handlers: ByteStreamHandlers): void {}
+  pause(): void {}
+  resume(): void {}
+  closeWrite(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): void {}
+  write(bytes: Uint8Array): Promise<number> {
+    this.writes.push(bytes.slice());
+    return Promise.resolve(bytes.length);
+  }
+}
+
+test("a burst of write() calls in one tick leaves in one socket write", async () => {
+  const stream = new CountingStream();
+  const conn = new FramedConn(stream, lengthPrefix());
+  for (let i = 0; i < 1000; i++) conn.write(pattern(60, i));
+  await conn.flush();
+  assert.equal(stream.writes.length, 1);
+  assert.equal(stream.writes[0]!.length, 1000 * 64);
+});
+
+test("a frame of BORROW_THRESHOLD bytes or more is sent by reference, not copied", async () => {
+  const stream = new CountingStream();
+  const conn = new FramedConn(stream, lengthPrefix());
+  const big = pattern(BORROW_THRESHOLD);
+  conn.write(pattern(10));
+  conn.write(big);
+  conn.write(pattern(20));
+  await conn.flush();
+  assert.deepEqual(stream.writes.map((w) => w.length), [4 + 10 + 4, BORROW_THRESHOLD, 4 + 20]);
+});
+
+test("a burst of 64 KiB frames is coalesced into writes of up to 1 MiB", async () => {
+  const stream = new CountingStream();
+  const conn = new FramedConn(stream, lengthPrefix());
+  for (let i = 0; i < 32; i++) conn.write(pattern(64 * 1024, i));
+  await conn.flush();
+  assert.ok(stream.writes.length <= 3, `${stream.writes.length} writes`);
+  assert.equal(stream.writes.reduce((n, w) => n + w.length, 0), 32 * (64 * 1024 + 4));
+});
+
+test("write() returns false above the high-water mark and flush() clears it", async () => {
+  const conn = new FramedConn(new CountingStream(), lengthPrefix(), { writeHighWaterMark: 1000 });
+  assert.equal(conn.write(new Uint8Array(500)), true);
+  assert.equal(conn.write(new Uint8Array(500)), false);
+  await conn.flush();
+  assert.equal(conn.write(new Uint8Array(10)), true);
+});
+
+test("write() after close() throws ConnectionClosedError", () => {
+  const conn = new FramedConn(new CountingStream(), lengthPrefix());
+  void conn.close();
+  assert.throws(() => conn.write(new Uint8Array(1)), ConnectionClosedError);
+});
+
+test("bytes already being written count toward writeHighWaterMark", async () => {
+  let release!: () => void;
+  const stalled = new Promise<void>((resolve) => (release = resolve));
+  const stream = new CountingStream();
+  stream.write = async (bytes: Uint8Array) => {
+    await stalled; // the socket is full: this write is in flight until released
+    return bytes.length;
+  };
+  const conn = new FramedConn(stream, lengthPrefix(), { writeHighWaterMark: 1000 });
+  assert.equal(conn.write(new Uint8Array(600)), true);
+  await Promise.resolve(); // the pump takes the first frame and starts writing it
+  await Promise.resolve();
+  assert.equal(conn.write(new Uint8Array(600)), false, "604 bytes in flight + 604 queued > 1000");
+  release();
+  await conn.flush();
+  assert.equal(conn.write(new Uint8Array(10)), true);
+});
+
+test("a failed write rejects every flush with PartialWriteError and later writes throw it", async () => {
+  const stream = new CountingStream();
+  let calls = 0;
+  stream.write = (bytes: Uint8Array) =>
+    ++calls === 1 ? Promise.resolve(Math.min(3, bytes.length)) : Promise.reject(new Error("EPIPE"));
+  let failure: unknown = null;
+  const writer = new FrameWriter(
+    stream,
+    (f: Uint8Array, sink) => lengthPrefix().encodeTo(f, sink),
+    {
+      onWriteError: (error) => (failure = error),
+    },
+  );
+  writer.write(pattern(100));
+  const first = writer.flush();
+  await assert.rejects(first, (e) => e instanceof PartialWriteError && e.bytesWritten === 3);
+  assert.ok(failure instanceof PartialWriteError, "the owner is told once");
+  assert.throws(() => writer.write(pattern(1)), PartialWriteError);
+  await assert.rejects(writer.flush(), PartialWriteError);
+});
+
+test("fail() rejects pending flushes only while bytes are unsent", async () => {
+  const idle = new FrameWriter(
+    new CountingStream(),
+    (f: Uint8Array, s) => lengthPrefix().encodeTo(f, s),
+  );
+  idle.fail(new ConnectionClosedError());
+  await idle.flush(); // nothing was waiting: nothing is lost, nothing to report
+  assert.throws(() => idle.write(pattern(1)), ConnectionClosedError, "but it writes no more");
+
+  const stream = new CountingStream();
+  stream.write = () => new Promise<number>(() => {}); // a socket that never drains
+  const busy = new FrameWriter(stream, (f: Uint8Array, s) => lengthPrefix().encodeTo(f, s));
+  busy.write(pattern(10));
+  const flushing = busy.flush();
+  busy.fail(new ConnectionClosedError("gone"));
+  await assert.rejects(flushing, /gone/);
+});
+
+test("the blocked callback fires above the high-water mark and again at half of it", async () => {
+  const events: boolean[] = [];
+  const writer = new FrameWriter(
+    new CountingStream(),
+    (f: Uint8Array, s) => lengthPrefix().encodeTo(f, s),
+    { writeHighWaterMark: 100, onBlockedChange: (blocked) => events.push(blocked) },
+  );
+  writer.write(pattern(200));
+  writer.write(pattern(200));
+  assert.deepEqual(events, [true], "once, however many writes go over");
+  await writer.flush();
+  assert.deepEqual(events, [true, false]);
+});
