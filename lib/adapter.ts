@@ -27,7 +27,7 @@ export interface ListenStreamsOptions {
   port?: number;
   /**
    * Let several processes listen on the same port (Linux SO_REUSEPORT); the kernel spreads new
-   * connections across them. Deno needs `--unstable-net` for it; node:net needs Node 22.12+.
+   * connections across them. Deno needs `--unstable-net` for it; Node's net module needs Node 22.12+.
    */
   reusePort?: boolean;
   /** Disable Nagle's algorithm on accepted connections. Default `true`. */

@@ -8,8 +8,8 @@ import type { BindDatagramOptions, DatagramSocket } from "./datagram.ts";
 import { loadDatagramAdapter, type SocketApi } from "./runtime.ts";
 
 /**
- * Binds a UDP socket on the running runtime: `Deno.listenDatagram` (Deno needs `--unstable-net`),
- * `Bun.udpSocket`, or `node:dgram` (`api: "node"`, and in Node). Received datagrams wait in a queue
+ * Binds a UDP socket on the running runtime: Deno's `listenDatagram` (Deno needs
+ * `--unstable-net`), Bun's `udpSocket`, or Node's dgram module (`api: "node"`, and in Node). Received datagrams wait in a queue
  * of at most `receiveQueueBytes` (default 4 MiB); past it, new ones are dropped and counted in
  * `dropped`, as a full kernel buffer drops them.
  *

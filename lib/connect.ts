@@ -1,6 +1,6 @@
 /**
  * `connect` and `connectStream`: the client side, on the running runtime's native sockets (Deno or
- * Bun), or on node:net when asked (`api: "node"`) or when running in Node.
+ * Bun), or on Node's net module when asked (`api: "node"`) or when running in Node.
  *
  * @module
  */
@@ -16,7 +16,7 @@ import { loadStreamAdapter, type SocketApi } from "./runtime.ts";
 export interface ConnectOptions<T> extends ConnectStreamOptions, FramedConnOptions {
   /** The framing. Default `lengthPrefix()` (u32be, 16 MiB). */
   codec?: Codec<T>;
-  /** `"native"` (default) or `"node"` for node:net. */
+  /** `"native"` (default) or `"node"` for Node's net module. */
   api?: SocketApi;
 }
 

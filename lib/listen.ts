@@ -1,6 +1,6 @@
 /**
  * `listen` and `listenStreams`: accepting connections on the running runtime's native sockets, or
- * on node:net (`api: "node"`, and in Node).
+ * on Node's net module (`api: "node"`, and in Node).
  *
  * @module
  */
@@ -17,7 +17,7 @@ import { loadStreamAdapter, type SocketApi } from "./runtime.ts";
 export interface ListenOptions<T> extends ListenStreamsOptions, FramedConnOptions {
   /** The framing. Default `lengthPrefix()`. */
   codec?: Codec<T>;
-  /** `"native"` (default) or `"node"` for node:net. */
+  /** `"native"` (default) or `"node"` for Node's net module. */
   api?: SocketApi;
 }
 

@@ -8,7 +8,7 @@
 
 import type { DatagramAdapter, StreamAdapter } from "./adapter.ts";
 
-/** Which socket API to use: the runtime's own (`Deno.*`, `Bun.*`) or `node:net`. */
+/** Which socket API to use: the runtime's own (Deno's or Bun's), or Node's net module. */
 export type SocketApi = "native" | "node";
 
 /** The runtime framed is running in. */
@@ -32,7 +32,7 @@ export function detectRuntime(): RuntimeName {
   return "node";
 }
 
-// node:net when asked for, or when the runtime is Node; else the runtime's own sockets.
+// Node's net module when asked for, or when the runtime is Node; else the runtime's own sockets.
 function runtimeFor(api: SocketApi | undefined): RuntimeName {
   return api === "node" ? "node" : detectRuntime();
 }
