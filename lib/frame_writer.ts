@@ -27,6 +27,12 @@ export interface FrameWriterOptions {
 
 const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 
+/** What a {@linkcode FrameWriter} encodes frames with: every codec is one. */
+export interface FrameEncoder<T> {
+  /** Appends the encoding of `frame` to `sink`. */
+  encodeTo(frame: T, sink: EncodeSink): void;
+}
+
 /**
  * Encodes frames into a cork buffer and sends it: everything written in the same tick leaves in
  * one write to the stream. Writes never overlap, so a stream whose writes may be partial or
@@ -44,7 +50,7 @@ const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
  * const writes: Uint8Array[] = [];
  * const stream = { write: (bytes: Uint8Array) => (writes.push(bytes.slice()), Promise.resolve(bytes.length)) };
  * const codec = lengthPrefix({ lengthFormat: "u8" });
- * const writer = new FrameWriter(stream, (frame: Uint8Array, sink) => codec.encodeTo(frame, sink));
+ * const writer = new FrameWriter(stream, codec);
  * writer.write(new Uint8Array([1]));
  * writer.write(new Uint8Array([2, 3]));
  * await writer.flush();
@@ -53,7 +59,7 @@ const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
  */
 export class FrameWriter<T> {
   readonly #stream: Writer;
-  readonly #encodeTo: (frame: T, sink: EncodeSink) => void;
+  readonly #encoder: FrameEncoder<T>;
   readonly #highWaterMark: number;
   readonly #onBlockedChange: ((blocked: boolean) => void) | undefined;
   readonly #onWriteError: ((error: unknown) => void) | undefined;
@@ -71,16 +77,16 @@ export class FrameWriter<T> {
    * Creates a writer.
    *
    * @param stream Where bytes go; its `write` may be partial.
-   * @param encodeTo Encodes one frame into the cork buffer (a codec's `encodeTo`).
+   * @param encoder Encodes one frame into the cork buffer: any codec.
    * @param options The high-water mark and the callbacks of the owning connection.
    */
   constructor(
     stream: Writer,
-    encodeTo: (frame: T, sink: EncodeSink) => void,
+    encoder: FrameEncoder<T>,
     options: FrameWriterOptions = {},
   ) {
     this.#stream = stream;
-    this.#encodeTo = encodeTo;
+    this.#encoder = encoder;
     this.#highWaterMark = options.writeHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.#onBlockedChange = options.onBlockedChange;
     this.#onWriteError = options.onWriteError;
@@ -108,7 +114,7 @@ export class FrameWriter<T> {
     if (this.#closed) throw new ConnectionClosedError("the connection is closed for writing");
     const out = this.#out;
     const before = out.byteLength;
-    this.#encodeTo(frame, out);
+    this.#encoder.encodeTo(frame, out);
     this.#enqueued += out.byteLength - before;
     if (!this.#pumpScheduled && !this.#pumping) {
       this.#pumpScheduled = true;

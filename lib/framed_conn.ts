@@ -118,7 +118,7 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
       onFailure: (error) => error instanceof IdleTimeoutError ? this.abort(error) : this.close(),
     });
     const pauseReads = options.pauseReadsWhileWriteBlocked ?? true;
-    this.#writer = new FrameWriter(stream, (frame, sink) => codec.encodeTo(frame, sink), {
+    this.#writer = new FrameWriter(stream, codec, {
       writeHighWaterMark: options.writeHighWaterMark,
       onBlockedChange: pauseReads ? (blocked) => this.#reader.hold(blocked) : undefined,
       onWriteError: (error) => this.abort(error),

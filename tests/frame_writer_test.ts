@@ -102,7 +102,7 @@ test("a failed write rejects every flush with PartialWriteError and later writes
   let failure: unknown = null;
   const writer = new FrameWriter(
     stream,
-    (f: Uint8Array, sink) => lengthPrefix().encodeTo(f, sink),
+    lengthPrefix(),
     {
       onWriteError: (error) => (failure = error),
     },
@@ -118,7 +118,7 @@ test("a failed write rejects every flush with PartialWriteError and later writes
 test("fail() rejects pending flushes only while bytes are unsent", async () => {
   const idle = new FrameWriter(
     new CountingStream(),
-    (f: Uint8Array, s) => lengthPrefix().encodeTo(f, s),
+    lengthPrefix(),
   );
   idle.fail(new ConnectionClosedError());
   await idle.flush(); // nothing was waiting: nothing is lost, nothing to report
@@ -126,7 +126,7 @@ test("fail() rejects pending flushes only while bytes are unsent", async () => {
 
   const stream = new CountingStream();
   stream.write = () => new Promise<number>(() => {}); // a socket that never drains
-  const busy = new FrameWriter(stream, (f: Uint8Array, s) => lengthPrefix().encodeTo(f, s));
+  const busy = new FrameWriter(stream, lengthPrefix());
   busy.write(pattern(10));
   const flushing = busy.flush();
   busy.fail(new ConnectionClosedError("gone"));
@@ -137,7 +137,7 @@ test("the blocked callback fires above the high-water mark and again at half of 
   const events: boolean[] = [];
   const writer = new FrameWriter(
     new CountingStream(),
-    (f: Uint8Array, s) => lengthPrefix().encodeTo(f, s),
+    lengthPrefix(),
     { writeHighWaterMark: 100, onBlockedChange: (blocked) => events.push(blocked) },
   );
   writer.write(pattern(200));
