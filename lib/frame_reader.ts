@@ -55,8 +55,9 @@ interface Waiter<T> {
  * | --------- | -------------------------------------- | ----------------------------------------- |
  * | idle      | wait in the socket (not started)       | first `readFrame`/`onFrame` → reading     |
  * | reading   | decoded; frames to handler/waiter/queue | end of stream, error, `end()` → done      |
- * | paused    | wait in the socket (queue over HWM, or | queue drained to half HWM and not held    |
- * |           | held by the owner: replies not read)   | by the owner → reading                    |
+ * | paused    | wait in the socket (queue over HWM, or | queue drained to half HWM, not held by    |
+ * |           | held by the owner: replies not read,   | the owner, and no frame lent → reading    |
+ * |           | or frames lent until the next read)    |                                           |
  * | done      | not decoded: queued frames still go    | `discard()` → discarding                  |
  * |           | out, then `null` or the error          |                                           |
  * | discarding| read and dropped (a lingering close)   | peer's end of stream or `release()`       |
@@ -82,7 +83,8 @@ export class FrameReader<T> implements AsyncIterable<T> {
   readonly #onFailure: ((error: unknown) => void) | undefined;
   readonly #lend: boolean;
 
-  // Created when reading starts, once we know whether frames may be borrowed.
+  // Created when reading starts, once we know whether onFrame borrows frames (valid only while
+  // the handler runs; #lend is the readFrame() form, valid until the next readFrame()).
   #decoder: Decoder<T> | null = null;
   #borrow = false;
   #started = false;
