@@ -92,6 +92,8 @@ export class FrameReader<T> implements AsyncIterable<T> {
   #head = 0;
   #queuedBytes = 0;
   #waiters: Waiter<T>[] = [];
+  // for await loops running over this reader (between their first and last turn).
+  #iterating = 0;
   #handler: ((frame: T) => void) | null = null;
   #handlerDone: { resolve(): void; reject(error: unknown): void } | null = null;
   #done: { error?: unknown } | null = null;
@@ -156,13 +158,18 @@ export class FrameReader<T> implements AsyncIterable<T> {
 
   /** Iterates over frames until a clean end of stream; throws what `readFrame` throws. */
   async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    for (;;) {
-      let frame = await this.readFrame();
-      if (frame === null) return;
-      yield frame;
-      // A suspended generator keeps its locals: don't pin the last frame (and the read buffer it
-      // may view) while waiting for the next one.
-      frame = null;
+    this.#iterating++;
+    try {
+      for (;;) {
+        let frame = await this.readFrame();
+        if (frame === null) return;
+        yield frame;
+        // A suspended generator keeps its locals: don't pin the last frame (and the read buffer
+        // it may view) while waiting for the next one.
+        frame = null;
+      }
+    } finally {
+      this.#iterating--;
     }
   }
 
@@ -177,10 +184,11 @@ export class FrameReader<T> implements AsyncIterable<T> {
    */
   onFrame(handler: (frame: T) => void, options: { borrow?: boolean } = {}): Promise<void> {
     if (this.#handler !== null) throw new TypeError("onFrame() was already called");
-    if (this.#waiters.length > 0) {
-      // The waiting readFrame() would never be answered: every frame would go to the handler.
+    if (this.#waiters.length > 0 || this.#iterating > 0) {
+      // A waiting readFrame() would never be answered, and a for await loop would fail on its
+      // next turn: every frame would go to the handler.
       throw new TypeError(
-        "onFrame() was called while readFrame() or a for await loop waits for a frame; use one",
+        "onFrame() was called while readFrame() waits or a for await loop runs; use one",
       );
     }
     this.#handler = handler;

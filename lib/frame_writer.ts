@@ -71,6 +71,8 @@ export class FrameWriter<T> {
   #flushWaiters: { target: number; resolve(): void; reject(error: unknown): void }[] = [];
   #blocked = false;
   #closed = false;
+  // Why write() refuses, when the owner said (a read failure); else "closed for writing".
+  #closeReason: unknown = null;
   #error: unknown = null;
 
   /**
@@ -111,7 +113,9 @@ export class FrameWriter<T> {
    */
   write(frame: T): boolean {
     if (this.#error !== null) throw this.#error;
-    if (this.#closed) throw new ConnectionClosedError("the connection is closed for writing");
+    if (this.#closed) {
+      throw this.#closeReason ?? new ConnectionClosedError("the connection is closed for writing");
+    }
     const out = this.#out;
     const before = out.byteLength;
     this.#encoder.encodeTo(frame, out);
@@ -145,9 +149,15 @@ export class FrameWriter<T> {
     return done;
   }
 
-  /** Refuses every later `write()`; what is queued is still sent by `flush()`. */
-  close(): void {
+  /**
+   * Refuses every later `write()`; what is queued is still sent by `flush()`.
+   *
+   * @param reason What later `write()` calls throw (the first reason given stays); default a
+   * {@linkcode ConnectionClosedError}.
+   */
+  close(reason?: unknown): void {
     this.#closed = true;
+    if (reason !== undefined) this.#closeReason ??= reason;
   }
 
   /**

@@ -114,8 +114,13 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
     this.#reader = new FrameReader(stream, codec, {
       readHighWaterMark: options.readHighWaterMark,
       idleTimeout: options.idleTimeout,
-      // A silent peer is let go at once; after bad input, replies already written still go.
-      onFailure: (error) => error instanceof IdleTimeoutError ? this.abort(error) : this.close(),
+      // A silent peer is let go at once; after bad input, replies already written still go, and
+      // a later write() throws the read's error (the cause), not a bare "closed".
+      onFailure: (error) => {
+        if (error instanceof IdleTimeoutError) return this.abort(error);
+        this.#writer.close(error);
+        void this.close();
+      },
     });
     const pauseReads = options.pauseReadsWhileWriteBlocked ?? true;
     this.#writer = new FrameWriter(stream, codec, {

@@ -139,3 +139,15 @@ test("onFrame() while a readFrame() waits throws a TypeError, and readFrame() af
   await assert.rejects(other.readFrame(), TypeError);
   other.release();
 });
+
+test("onFrame() inside a for await loop's body throws a TypeError at once", async () => {
+  const [a, b] = memoryStreamPair();
+  const reader = new FrameReader(b, codec);
+  await sendAll(a, wire(pattern(1, 1), pattern(1, 2)));
+  for await (const _ of reader) {
+    assert.throws(() => reader.onFrame(() => {}), TypeError, "not one turn later");
+    break;
+  }
+  void reader.onFrame(() => {}); // the loop has ended: switching is fine now
+  reader.release();
+});

@@ -2,7 +2,18 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect, delimiter, IdleTimeoutError, jsonHeader, serve } from "../mod.ts";
+import {
+  connect,
+  connectStream,
+  delimiter,
+  FramedConn,
+  FrameTooLargeError,
+  IdleTimeoutError,
+  jsonHeader,
+  lengthPrefix,
+  sendAll,
+  serve,
+} from "../mod.ts";
 import { withEchoServer } from "./conformance.ts";
 import { assertSameBytes, pattern, sleep, utf8, waitFor } from "./_helpers.ts";
 
@@ -158,3 +169,28 @@ test("writing after the peer is gone fails with a typed error, not a hang", T, a
   conn.close();
   await server.shutdown();
 });
+
+test(
+  "onError gets the bad frame's error, not the write that could no longer be sent",
+  T,
+  async () => {
+    const errors: unknown[] = [];
+    const server = await serve({
+      handler: async (conn) => {
+        for await (const frame of conn) conn.write(frame);
+      },
+      onError: (error) => errors.push(error),
+    });
+    const conn = new FramedConn(
+      await connectStream({ port: server.address.port }),
+      lengthPrefix(),
+    );
+    // Three good frames, then a length over the limit, in one write.
+    const good = lengthPrefix().encode(pattern(10));
+    await sendAll(conn.stream, new Uint8Array([...good, ...good, ...good, 0xff, 0xff, 0xff, 0xff]));
+    await waitFor(() => errors.length > 0, "onError");
+    assert.ok(errors[0] instanceof FrameTooLargeError, `got ${errors[0]}`);
+    await conn.close();
+    await server.shutdown();
+  },
+);
