@@ -151,7 +151,7 @@ export function conformance(api: SocketApi, label: string): void {
           const conn = await connect({ api, port: server.address.port });
           const sent = direction === "client to server"
             ? await sendRandomFrames(conn, count, seed)
-            : randomFrameTally(count, seed);
+            : await randomFrameTally(count, seed);
           const received = direction === "client to server"
             ? await serverTally
             : await receiveRandomFrames(conn, seed);
@@ -418,8 +418,13 @@ function randomFrames(seed: number): () => Uint8Array {
   };
 }
 
-/** The tally a correct receiver of `count` frames of `seed` ends with. */
-export function randomFrameTally(count: number, seed: number): FrameTally {
+// Hashes the `count` random frames of `seed`, handing each to `each` first; awaits only the
+// promises `each` returns, so frames written in one tick stay in one cork buffer.
+async function tallyRandomFrames(
+  count: number,
+  seed: number,
+  each: (frame: Uint8Array) => Promise<void> | undefined = () => undefined,
+): Promise<FrameTally> {
   const next = randomFrames(seed);
   const hash = createHash("sha256");
   let bytes = 0;
@@ -427,8 +432,15 @@ export function randomFrameTally(count: number, seed: number): FrameTally {
     const frame = next();
     hash.update(frame);
     bytes += frame.length;
+    const waiting = each(frame);
+    if (waiting !== undefined) await waiting;
   }
   return { frames: count, bytes, sha256: hash.digest("hex"), firstBadFrame: "none" };
+}
+
+/** The tally a correct receiver of `count` frames of `seed` ends with. */
+export function randomFrameTally(count: number, seed: number): Promise<FrameTally> {
+  return tallyRandomFrames(count, seed);
 }
 
 /**
@@ -440,17 +452,13 @@ export async function sendRandomFrames(
   count: number,
   seed: number,
 ): Promise<FrameTally> {
-  const next = randomFrames(seed);
-  const hash = createHash("sha256");
-  let bytes = 0;
-  for (let i = 0; i < count; i++) {
-    const frame = next();
-    hash.update(frame);
-    bytes += frame.length;
-    if (!conn.write(frame)) await conn.flush();
-  }
+  const tally = await tallyRandomFrames(
+    count,
+    seed,
+    (frame) => (conn.write(frame) ? undefined : conn.flush()),
+  );
   await conn.closeWrite();
-  return { frames: count, bytes, sha256: hash.digest("hex"), firstBadFrame: "none" };
+  return tally;
 }
 
 /** Reads frames until the end of the stream, hashing them and checking each against `seed`. */
