@@ -130,3 +130,24 @@ export async function waitFor(condition: () => boolean, what: string, ms = 10_00
 
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A decoder's internal count of bytes allocated for a frame (or header, or body) in progress. */
+export function reservedBytes(decoder: object): number {
+  const reserved = (decoder as { reservedBytes?: unknown }).reservedBytes;
+  assert.equal(typeof reserved, "number", "the decoder reports the bytes it reserved");
+  return reserved as number;
+}
+
+/** Bytes whose value depends on position and seed, so a shifted or stale byte is caught. */
+export function patterned(size: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(size);
+  for (let i = 0; i < size; i++) bytes[i] = (i * 7 + seed + (i >>> 9)) & 0xff;
+  return bytes;
+}
+
+/** Byte equality as a boolean, for checks inside loops over many cuts. */
+export function sameBytes(actual: Uint8Array, expected: Uint8Array): boolean {
+  if (actual.length !== expected.length) return false;
+  for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return false;
+  return true;
+}

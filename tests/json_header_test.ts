@@ -17,6 +17,9 @@ import {
   decodeWithCuts,
   fromHex,
   hex,
+  patterned,
+  reservedBytes,
+  sameBytes,
   seededRandom,
   utf8,
 } from "./_helpers.ts";
@@ -207,25 +210,6 @@ test("the streaming decoder announces an empty body with header then end", () =>
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** The decoder's internal count of bytes allocated for a header or body in progress. */
-function reservedBytes(decoder: object): number {
-  const reserved = (decoder as { reservedBytes?: unknown }).reservedBytes;
-  assert.equal(typeof reserved, "number", "the decoder reports the bytes it reserved");
-  return reserved as number;
-}
-
-function patterned(size: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 7 + seed + (i >>> 9)) & 0xff;
-  return bytes;
-}
-
-function sameBytes(actual: Uint8Array, expected: Uint8Array): boolean {
-  if (actual.length !== expected.length) return false;
-  for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return false;
-  return true;
-}
 
 test("a header announcing a 16 MiB body followed by 1 KiB reserves 4 KiB, not 16 MiB", () => {
   const codec = jsonHeader();

@@ -15,6 +15,9 @@ import {
   copyBytes,
   decodeWithCuts,
   fromHex,
+  patterned,
+  reservedBytes,
+  sameBytes,
   seededRandom,
   utf8,
 } from "./_helpers.ts";
@@ -177,26 +180,6 @@ test("with reuseFrameBuffer, frames that span chunks are assembled in one reused
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** The decoders' internal count of bytes allocated for a frame in progress. */
-function reservedBytes(decoder: object): number {
-  const reserved = (decoder as { reservedBytes?: unknown }).reservedBytes;
-  assert.equal(typeof reserved, "number", "the decoder reports the bytes it reserved");
-  return reserved as number;
-}
-
-/** Bytes whose value depends on position and seed, so a shifted or stale byte is caught. */
-function patterned(size: number, seed: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  for (let i = 0; i < size; i++) bytes[i] = (i * 7 + seed + (i >>> 9)) & 0xff;
-  return bytes;
-}
-
-function sameBytes(actual: Uint8Array, expected: Uint8Array): boolean {
-  if (actual.length !== expected.length) return false;
-  for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return false;
-  return true;
-}
 
 /** Pushes `wire` cut at `cuts`, copying each frame inside onFrame (valid in every buffer mode). */
 function decodeCopying(decoder: Decoder<Uint8Array>, wire: Uint8Array, cuts: number[]) {
