@@ -151,3 +151,31 @@ export function sameBytes(actual: Uint8Array, expected: Uint8Array): boolean {
   for (let i = 0; i < expected.length; i++) if (actual[i] !== expected[i]) return false;
   return true;
 }
+
+/**
+ * Ways to cut a `length`-byte stream: one cut within 6 bytes of each mark (where a decoder's
+ * buffer grows), then `runs` random chunkings of up to 48 KiB a piece, from `seed`.
+ */
+export function cutsAround(
+  marks: number[],
+  length: number,
+  seed: number,
+  runs: number,
+): number[][] {
+  const splits = new Set<number>();
+  for (const mark of marks) {
+    for (let d = -6; d <= 6; d++) if (mark + d > 0 && mark + d < length) splits.add(mark + d);
+  }
+  const random = seededRandom(seed);
+  const chunkings: number[][] = [...splits].map((split) => [split]);
+  for (let run = 0; run < runs; run++) {
+    const cuts: number[] = [];
+    for (let at = 0;;) {
+      at += 1 + Math.floor(random() * random() * 48 * 1024);
+      if (at >= length) break;
+      cuts.push(at);
+    }
+    chunkings.push(cuts);
+  }
+  return chunkings;
+}

@@ -14,6 +14,7 @@ import { FIRST_CAPACITY } from "../lib/_partial_frame.ts";
 import {
   checkAllChunkings,
   concat,
+  cutsAround,
   decodeWithCuts,
   fromHex,
   hex,
@@ -248,21 +249,7 @@ test("headers and bodies larger than the first buffer decode byte-exact when cut
     }
     start += bytes.length;
   }
-  const splits = new Set<number>();
-  for (const mark of marks) {
-    for (let d = -6; d <= 6; d++) if (mark + d > 0 && mark + d < wire.length) splits.add(mark + d);
-  }
-  const random = seededRandom(65);
-  const chunkings: number[][] = [...splits].map((split) => [split]);
-  for (let run = 0; run < 100; run++) {
-    const cuts: number[] = [];
-    for (let at = 0;;) {
-      at += 1 + Math.floor(random() * random() * 48 * KiB);
-      if (at >= wire.length) break;
-      cuts.push(at);
-    }
-    chunkings.push(cuts);
-  }
+  const chunkings = cutsAround(marks, wire.length, 65, 100);
   for (const cuts of chunkings) {
     const decoded = decodeWithCuts(codec.createDecoder(), wire, cuts, snapshot);
     const what = `cut at ${cuts.slice(0, 3).join(", ")}${cuts.length > 3 ? ", …" : ""}`;

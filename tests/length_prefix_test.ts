@@ -13,6 +13,7 @@ import {
   checkAllChunkings,
   concat,
   copyBytes,
+  cutsAround,
   decodeWithCuts,
   fromHex,
   patterned,
@@ -278,21 +279,7 @@ test("frames larger than the first buffer decode byte-exact when cut around ever
     }
     start += 4 + frame.length;
   }
-  const splits = new Set<number>();
-  for (const mark of marks) {
-    for (let d = -6; d <= 6; d++) if (mark + d > 0 && mark + d < wire.length) splits.add(mark + d);
-  }
-  const random = seededRandom(64);
-  const chunkings: number[][] = [...splits].map((split) => [split]);
-  for (let run = 0; run < 200; run++) {
-    const cuts: number[] = [];
-    for (let at = 0;;) {
-      at += 1 + Math.floor(random() * random() * 48 * KiB);
-      if (at >= wire.length) break;
-      cuts.push(at);
-    }
-    chunkings.push(cuts);
-  }
+  const chunkings = cutsAround(marks, wire.length, 64, 200);
   for (const cuts of chunkings) {
     const what = `cut at ${cuts.slice(0, 3).join(", ")}${cuts.length > 3 ? ", …" : ""}`;
     // Owned frames must stay intact after later pushes; decodeWithCuts checks they alias nothing.
