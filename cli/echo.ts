@@ -35,9 +35,7 @@ export async function run(args: string[]): Promise<void> {
     },
     // A bad client is closed by serve(); say so on stderr and keep serving everyone else.
     onError: (error, conn) => {
-      const who = conn === null
-        ? "accept"
-        : `${conn.remoteAddress.hostname}:${conn.remoteAddress.port}`;
+      const who = conn === null ? "accept" : `${conn.remoteAddress}`;
       console.error(`framed echo: ${who}: ${error instanceof Error ? error.message : error}`);
     },
   });

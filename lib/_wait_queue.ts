@@ -115,6 +115,11 @@ export class WaitQueue<T> {
     }
   }
 
+  /** The next queued item without waiting, or `undefined` when none is queued. */
+  take(): T | undefined {
+    return this.#head < this.#items.length ? this.#take() : undefined;
+  }
+
   #take(): T {
     const item = this.#items[this.#head]!;
     // Let the item go: a slot left holding it would keep it alive until the next compaction.

@@ -8,19 +8,45 @@
 
 import type { ByteListener, ByteStream } from "./byte_stream.ts";
 import type { BindDatagramOptions, DatagramSocket } from "./datagram.ts";
+import type { TlsConnectOptions, TlsListenOptions } from "./tls.ts";
 
-/** Where and how to connect: what every adapter's `connectStream` takes. */
-export interface ConnectStreamOptions {
+/** Where and how to connect over TCP, optionally with TLS: one of {@linkcode ConnectStreamOptions}. */
+export interface TcpConnectOptions {
   /** Default `"127.0.0.1"`. */
   hostname?: string;
   /** The port to connect to. */
   port: number;
   /** Disable Nagle's algorithm. Default `true` (Deno would leave it on). */
   noDelay?: boolean;
+  /**
+   * Speak TLS: `true` trusts the system's roots and checks the certificate against `hostname`;
+   * an object names the CA, the name to check, ALPN. The handshake finishes before the
+   * connection is returned; a failed one rejects with `TlsError`.
+   */
+  tls?: boolean | TlsConnectOptions;
+  /** Only for unix sockets. */
+  path?: undefined;
 }
 
-/** Where and how to listen: what every adapter's `listenStreams` takes. */
-export interface ListenStreamsOptions {
+/** Where to connect over a unix domain socket: one of {@linkcode ConnectStreamOptions}. */
+export interface UnixConnectOptions {
+  /** The socket file's path. */
+  path: string;
+  /** Only for TCP. */
+  hostname?: undefined;
+  /** Only for TCP. */
+  port?: undefined;
+  /** Only for TCP (no runtime offers TLS over unix sockets everywhere). */
+  tls?: undefined;
+  /** Only for TCP. */
+  noDelay?: undefined;
+}
+
+/** Where and how to connect: what every adapter's `connectStream` takes. TCP (TLS) or unix. */
+export type ConnectStreamOptions = TcpConnectOptions | UnixConnectOptions;
+
+/** Where and how to listen on TCP, optionally with TLS: one of {@linkcode ListenStreamsOptions}. */
+export interface TcpListenOptions {
   /** Default `"127.0.0.1"`: only this machine can connect. */
   hostname?: string;
   /** Default 0: the system picks a free port. */
@@ -32,10 +58,41 @@ export interface ListenStreamsOptions {
   reusePort?: boolean;
   /** Disable Nagle's algorithm on accepted connections. Default `true`. */
   noDelay?: boolean;
+  /**
+   * Speak TLS with this certificate and key. Connections are handed out once their handshake
+   * has succeeded; a failed or slow handshake (see `handshakeTimeout`) drops only that peer.
+   */
+  tls?: TlsListenOptions;
+  /** Only for unix sockets. */
+  path?: undefined;
 }
 
 /**
- * A runtime's TCP sockets as byte streams. `lib/adapters/deno.ts`, `bun.ts` and `node.ts` each
+ * Where to listen on a unix domain socket: one of {@linkcode ListenStreamsOptions}. A socket file
+ * left by a process that died (nobody accepts on it) is removed and replaced; a live one, or a
+ * file that is not a socket, fails with `ListenError` (EADDRINUSE). The file is removed when the
+ * listener closes.
+ */
+export interface UnixListenOptions {
+  /** The socket file's path. */
+  path: string;
+  /** Only for TCP. */
+  hostname?: undefined;
+  /** Only for TCP. */
+  port?: undefined;
+  /** Only for TCP. */
+  reusePort?: undefined;
+  /** Only for TCP. */
+  noDelay?: undefined;
+  /** Only for TCP. */
+  tls?: undefined;
+}
+
+/** Where and how to listen: what every adapter's `listenStreams` takes. TCP (TLS) or unix. */
+export type ListenStreamsOptions = TcpListenOptions | UnixListenOptions;
+
+/**
+ * A runtime's stream sockets (TCP, TLS, unix) as byte streams. `lib/adapters/deno.ts`, `bun.ts` and `node.ts` each
  * export one as `streamAdapter`.
  *
  * @example An adapter of your own (say, for tests) has this shape

@@ -13,12 +13,39 @@ import type { Writer } from "./send.ts";
  * `127.0.0.1:9000` or `[::1]:9000` in template strings.
  */
 export interface NetAddress {
+  /** `"tcp"` for stream connections (TLS included), `"udp"` for datagrams. */
+  readonly transport: "tcp" | "udp";
   /** An IP address such as `"127.0.0.1"` or `"::1"` (no brackets). */
   readonly hostname: string;
   /** The TCP or UDP port. */
   readonly port: number;
-  /** `"127.0.0.1:9000"`, or `"[::1]:9000"` for IPv6. A plain `{ hostname, port }` object also fits. */
+  /** `"127.0.0.1:9000"`, or `"[::1]:9000"` for IPv6. */
   toString(): string;
+}
+
+/**
+ * A unix domain socket's address, made by {@linkcode unixAddress}: prints as `unix:/run/app.sock`.
+ * The client end of an accepted unix connection usually has no name: its `path` is `""`.
+ */
+export interface UnixAddress {
+  /** Always `"unix"`. */
+  readonly transport: "unix";
+  /** The socket file's path, or `""` for an unnamed socket. */
+  readonly path: string;
+  /** `"unix:/run/app.sock"`. */
+  toString(): string;
+}
+
+/** Either kind of stream address; tell them apart by `transport`. */
+export type Address = NetAddress | UnixAddress;
+
+/**
+ * What a TLS connection agreed on in its handshake. Present on a {@linkcode ByteStream} (and a
+ * `FramedConn`) only when the connection is TLS, and only once the handshake has succeeded.
+ */
+export interface TlsInfo {
+  /** The ALPN protocol both sides chose, or `null` when none was negotiated. */
+  readonly alpnProtocol: string | null;
 }
 
 /** What a {@linkcode ByteStream} calls as bytes arrive. */
@@ -36,8 +63,8 @@ export interface ByteStreamHandlers {
 }
 
 /**
- * One TCP connection as the core sees it. Adapters for Deno, Bun and Node's net module implement it; so can
- * anything else (a TLS socket, a Unix socket, an in-memory pipe in a test).
+ * One connection as the core sees it: TCP, TLS or a unix socket. Adapters for Deno, Bun and Node's
+ * net module implement it; so can anything else (an in-memory pipe in a test).
  *
  * `write` may accept only part of a buffer but never zero bytes: when the socket is full it waits
  * (on Bun, for `drain`) and then writes.
@@ -53,9 +80,11 @@ export interface ByteStreamHandlers {
  */
 export interface ByteStream extends Writer {
   /** The local end of the connection. */
-  readonly localAddress: NetAddress;
+  readonly localAddress: Address;
   /** The peer's end of the connection. */
-  readonly remoteAddress: NetAddress;
+  readonly remoteAddress: Address;
+  /** The handshake's outcome when the connection is TLS; `undefined` for plain TCP and unix. */
+  readonly tls?: TlsInfo;
   /** Starts delivering received bytes. Called once; bytes that arrived earlier are kept for it. */
   start(handlers: ByteStreamHandlers): void;
   /** Stops reading from the socket until `resume`, so the kernel applies TCP flow control. */
@@ -68,11 +97,18 @@ export interface ByteStream extends Writer {
   close(): void;
 }
 
-/** A listening socket that hands out {@linkcode ByteStream}s. */
-export interface ByteListener {
+/**
+ * A listening socket that hands out {@linkcode ByteStream}s. `A` is the kind of address it
+ * listens on: {@linkcode NetAddress} for TCP and TLS, {@linkcode UnixAddress} for a unix socket.
+ */
+export interface ByteListener<A extends Address = Address> {
   /** Where it listens; `port` is the real port when 0 was asked for. */
-  readonly address: NetAddress;
-  /** Waits for the next connection; `null` once the listener is closed. */
+  readonly address: A;
+  /**
+   * Waits for the next connection; `null` once the listener is closed. A TLS listener hands out
+   * a connection once its handshake has succeeded, and throws a `TlsError` for one that failed
+   * (that peer alone is dropped; call `accept()` again).
+   */
   accept(): Promise<ByteStream | null>;
   /** Stops listening. Connections already accepted stay open. Idempotent. */
   close(): void;

@@ -12,21 +12,30 @@ import type { Codec } from "./codec.ts";
 import { FramedConn, type FramedConnOptions } from "./framed_conn.ts";
 import { loadStreamAdapter, type SocketApi } from "./runtime.ts";
 
-/** Options of {@linkcode connect}. */
-export interface ConnectOptions<T> extends ConnectStreamOptions, FramedConnOptions {
+/** What {@linkcode connect} adds to where it connects: the framing and the socket API. */
+export interface ConnectFramingOptions<T> extends FramedConnOptions {
   /** The framing. Default `lengthPrefix()` (u32be, 16 MiB). */
   codec?: Codec<T>;
-  /** `"native"` (default) or `"node"` for Node's net module. */
+  /** `"native"` (default) or `"node"` for Node's net module (node:tls for TLS). */
   api?: SocketApi;
 }
 
 /**
+ * Options of {@linkcode connect}: a TCP address (`hostname`, `port`, optionally `tls`) or a unix
+ * socket `path`, plus the framing.
+ */
+export type ConnectOptions<T> = ConnectStreamOptions & ConnectFramingOptions<T>;
+
+/**
  * Connects and returns the raw {@linkcode ByteStream}, with no framing: for hand-written protocols,
- * baselines, and tests that need to send arbitrary bytes.
+ * baselines, and tests that need to send arbitrary bytes. Over TCP (`port`), TLS (`tls`) or a
+ * unix socket (`path`).
  *
  * @param options Where to connect, and which socket API to use.
- * @returns The connected stream.
+ * @returns The connected stream; with `tls`, once the handshake has succeeded.
  * @throws {ConnectError} Naming the address, when the connection fails.
+ * @throws {TlsError} Naming the address, when the TLS handshake fails (the certificate does not
+ * verify, the name does not match, it expired...).
  *
  * @example Four bytes of length, then the payload, by hand
  * ```ts
@@ -46,13 +55,15 @@ export async function connectStream(
 }
 
 /**
- * Connects to a framed server. Unlike accepted connections, a client keeps reading replies while
+ * Connects to a framed server over TCP (`port`), TLS (`tls`) or a unix socket (`path`). Unlike
+ * accepted connections, a client keeps reading replies while
  * its own writes wait (`pauseReadsWhileWriteBlocked` defaults to `false`), so a pipelining client
  * and a server that answers every frame never wait for each other.
  *
  * @param options Where to connect, the framing, backpressure and timeouts.
- * @returns The framed connection.
+ * @returns The framed connection; with `tls`, once the handshake has succeeded.
  * @throws {ConnectError} Naming the address, when the connection fails.
+ * @throws {TlsError} Naming the address, when the TLS handshake fails.
  *
  * @example A round trip to an echo server
  * ```ts

@@ -7,6 +7,14 @@
  */
 
 import type { NetAddress } from "./byte_stream.ts";
+
+/** Where a datagram goes: a host and port (a received datagram's `remote` will do). */
+export interface DatagramTarget {
+  /** An IP address or host name. */
+  readonly hostname: string;
+  /** The UDP port. */
+  readonly port: number;
+}
 import { FramedError } from "./errors.ts";
 
 /**
@@ -136,7 +144,7 @@ export interface DatagramSocket {
    * Sends one datagram.
    * @throws {DatagramTooLargeError} Before sending, when `data` is over 65,507 bytes.
    */
-  send(data: Uint8Array, to: NetAddress): Promise<void>;
+  send(data: Uint8Array, to: DatagramTarget): Promise<void>;
   /**
    * Waits for the next datagram; `null` once closed. With `signal`, an aborted wait rejects with the
    * signal's reason and takes no datagram.

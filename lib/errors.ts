@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { NetAddress } from "./byte_stream.ts";
+import type { Address } from "./byte_stream.ts";
 import { formatAddress } from "./net_address.ts";
 
 /**
@@ -342,7 +342,7 @@ function causeCode(cause: unknown): string | undefined {
   return typeof code === "string" && code !== "" ? code : undefined;
 }
 
-function failureMessage(operation: string, address: NetAddress, cause: unknown): string {
+function failureMessage(operation: string, address: Address, cause: unknown): string {
   const code = causeCode(cause);
   const reason = (code === undefined ? undefined : SOCKET_FAILURES[code]) ??
     (cause instanceof Error ? cause.message : String(cause));
@@ -356,10 +356,10 @@ function failureMessage(operation: string, address: NetAddress, cause: unknown):
  *
  * @example
  * ```ts
- * import { ConnectError, FramedError } from "@nianbao/framed";
+ * import { ConnectError, FramedError, netAddress } from "@nianbao/framed";
  *
  * const refused = Object.assign(new Error("Failed to connect"), { code: "ECONNREFUSED" });
- * const error = new ConnectError({ hostname: "127.0.0.1", port: 9000 }, refused);
+ * const error = new ConnectError(netAddress("127.0.0.1", 9000), refused);
  * if (error.message !== "connect 127.0.0.1:9000: connection refused") throw new Error(error.message);
  * if (error.code !== "ECONNREFUSED" || error.cause !== refused) throw new Error("lost the cause");
  * if (!(error instanceof FramedError)) throw new Error("not a FramedError");
@@ -367,7 +367,7 @@ function failureMessage(operation: string, address: NetAddress, cause: unknown):
  */
 export class ConnectError extends FramedError {
   /** Where the connection was attempted. */
-  readonly address: NetAddress;
+  readonly address: Address;
 
   /**
    * Creates the error.
@@ -375,7 +375,7 @@ export class ConnectError extends FramedError {
    * @param address Where the connection was attempted.
    * @param cause The runtime's error.
    */
-  constructor(address: NetAddress, cause: unknown) {
+  constructor(address: Address, cause: unknown) {
     super(causeCode(cause) ?? "CONNECT_FAILED", failureMessage("connect", address, cause), {
       cause,
     });
@@ -390,17 +390,19 @@ export class ConnectError extends FramedError {
  *
  * @example
  * ```ts
- * import { ListenError } from "@nianbao/framed";
+ * import { ListenError, unixAddress } from "@nianbao/framed";
  *
  * const inUse = Object.assign(new Error("Address already in use"), { code: "EADDRINUSE" });
- * const error = new ListenError({ hostname: "::1", port: 9000 }, inUse);
- * if (error.message !== "listen [::1]:9000: address in use") throw new Error(error.message);
- * if (error.code !== "EADDRINUSE" || error.address.port !== 9000) throw new Error("lost facts");
+ * const error = new ListenError(unixAddress("/run/app.sock"), inUse);
+ * if (error.message !== "listen unix:/run/app.sock: address in use") throw new Error(error.message);
+ * if (error.code !== "EADDRINUSE" || `${error.address}` !== "unix:/run/app.sock") {
+ *   throw new Error("lost facts");
+ * }
  * ```
  */
 export class ListenError extends FramedError {
   /** Where the listener was to be opened. */
-  readonly address: NetAddress;
+  readonly address: Address;
 
   /**
    * Creates the error.
@@ -408,10 +410,52 @@ export class ListenError extends FramedError {
    * @param address Where the listener was to be opened.
    * @param cause The runtime's error.
    */
-  constructor(address: NetAddress, cause: unknown) {
+  constructor(address: Address, cause: unknown) {
     super(causeCode(cause) ?? "LISTEN_FAILED", failureMessage("listen", address, cause), {
       cause,
     });
+    this.address = address;
+  }
+}
+
+/**
+ * A TLS handshake failed: the certificate did not verify (unknown issuer, wrong name, expired),
+ * the peer spoke something other than TLS, or it did not finish within the handshake timeout.
+ * The message names the peer's address; `cause` is the runtime's own error. On a client,
+ * `connect()` rejects with it; on a server it drops only that connection (`serve()` reports it to
+ * `onError` with `null` for the connection, which never existed as a framed one).
+ *
+ * @example
+ * ```ts
+ * import { netAddress, TlsError } from "@nianbao/framed";
+ *
+ * const cause = new Error("invalid peer certificate: UnknownIssuer");
+ * const error = new TlsError(netAddress("127.0.0.1", 7443), cause);
+ * if (error.message !== "TLS handshake with 127.0.0.1:7443 failed: invalid peer certificate: UnknownIssuer") {
+ *   throw new Error(error.message);
+ * }
+ * if (error.code !== "TLS_HANDSHAKE_FAILED" || error.cause !== cause) throw new Error("lost facts");
+ * ```
+ */
+export class TlsError extends FramedError {
+  /** The peer: the server a client connected to, or the client a server accepted. */
+  readonly address: Address;
+
+  /**
+   * Creates the error.
+   *
+   * @param address The peer's address.
+   * @param cause The runtime's error.
+   */
+  constructor(address: Address, cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      "TLS_HANDSHAKE_FAILED",
+      `TLS handshake with ${formatAddress(address)} failed: ${reason}`,
+      {
+        cause,
+      },
+    );
     this.address = address;
   }
 }

@@ -7,7 +7,7 @@
  * @module
  */
 
-import type { ByteStream, NetAddress } from "./byte_stream.ts";
+import type { Address, ByteStream, TlsInfo } from "./byte_stream.ts";
 import type { Codec } from "./codec.ts";
 import { ConnectionClosedError, IdleTimeoutError } from "./errors.ts";
 import { FrameReader } from "./frame_reader.ts";
@@ -130,14 +130,22 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
     });
   }
 
-  /** The local end of the connection. */
-  get localAddress(): NetAddress {
+  /**
+   * The local end of the connection: `host:port`, or `unix:PATH`. Tell the kinds apart by
+   * `transport` (`"tcp"` or `"unix"`).
+   */
+  get localAddress(): Address {
     return this.stream.localAddress;
   }
 
-  /** The peer's end of the connection. */
-  get remoteAddress(): NetAddress {
+  /** The peer's end of the connection (an unnamed unix socket prints as `unix:`). */
+  get remoteAddress(): Address {
     return this.stream.remoteAddress;
+  }
+
+  /** What the TLS handshake agreed on (`alpnProtocol`); `undefined` when the connection is not TLS. */
+  get tls(): TlsInfo | undefined {
+    return this.stream.tls;
   }
 
   // ── Receiving ──────────────────────────────────────────────────────────────────────────────

@@ -7,24 +7,34 @@
 
 import { AcceptBackoff, isPeerAcceptError } from "./_accept_backoff.ts";
 import { codecOrDefault } from "./_default_codec.ts";
-import type { ListenStreamsOptions } from "./adapter.ts";
-import type { ByteListener, NetAddress } from "./byte_stream.ts";
+import type { ListenStreamsOptions, UnixListenOptions } from "./adapter.ts";
+import type { Address, ByteListener, NetAddress, UnixAddress } from "./byte_stream.ts";
 import type { Codec } from "./codec.ts";
 import { FramedConn, type FramedConnOptions } from "./framed_conn.ts";
 import { loadStreamAdapter, type SocketApi } from "./runtime.ts";
 
-/** Options of {@linkcode listen}. */
-export interface ListenOptions<T> extends ListenStreamsOptions, FramedConnOptions {
+/** What {@linkcode listen} adds to where it listens: the framing and the socket API. */
+export interface ListenFramingOptions<T> extends FramedConnOptions {
   /** The framing. Default `lengthPrefix()`. */
   codec?: Codec<T>;
-  /** `"native"` (default) or `"node"` for Node's net module. */
+  /** `"native"` (default) or `"node"` for Node's net module (node:tls for TLS). */
   api?: SocketApi;
 }
 
-/** A listener of framed connections. `await using` closes it at the end of the scope. */
-export interface FramedListener<T> extends AsyncIterable<FramedConn<T>>, AsyncDisposable {
+/**
+ * Options of {@linkcode listen}: a TCP address (`hostname`, `port`, optionally `tls`) or a unix
+ * socket `path`, plus the framing.
+ */
+export type ListenOptions<T> = ListenStreamsOptions & ListenFramingOptions<T>;
+
+/**
+ * A listener of framed connections. `await using` closes it at the end of the scope. `A` is
+ * where it listens: a {@linkcode NetAddress} (TCP, TLS) or a {@linkcode UnixAddress}.
+ */
+export interface FramedListener<T, A extends Address = NetAddress>
+  extends AsyncIterable<FramedConn<T>>, AsyncDisposable {
   /** Where it listens. */
-  readonly address: NetAddress;
+  readonly address: A;
   /** Waits for the next connection; `null` once closed. */
   accept(): Promise<FramedConn<T> | null>;
   /** Stops listening; accepted connections stay open. */
@@ -48,6 +58,12 @@ export interface FramedListener<T> extends AsyncIterable<FramedConn<T>>, AsyncDi
  * listener.close();
  * ```
  */
+export function listenStreams(
+  options: UnixListenOptions & { api?: SocketApi },
+): Promise<ByteListener<UnixAddress>>;
+export function listenStreams(
+  options?: ListenStreamsOptions & { api?: SocketApi },
+): Promise<ByteListener<NetAddress>>;
 export async function listenStreams(
   options: ListenStreamsOptions & { api?: SocketApi } = {},
 ): Promise<ByteListener> {
@@ -79,10 +95,16 @@ export async function listenStreams(
  * }
  * ```
  */
+export function listen<T = Uint8Array>(
+  options: UnixListenOptions & ListenFramingOptions<T>,
+): Promise<FramedListener<T, UnixAddress>>;
+export function listen<T = Uint8Array>(
+  options?: ListenOptions<T>,
+): Promise<FramedListener<T, NetAddress>>;
 export async function listen<T = Uint8Array>(
   options: ListenOptions<T> = {},
-): Promise<FramedListener<T>> {
-  const listener = await listenStreams(options);
+): Promise<FramedListener<T, Address>> {
+  const listener: ByteListener = await listenStreams(options as ListenStreamsOptions);
   const codec = codecOrDefault(options.codec);
   const accept = async (): Promise<FramedConn<T> | null> => {
     const stream = await listener.accept();

@@ -7,10 +7,12 @@
 
 import { AcceptBackoff, isPeerAcceptError } from "./_accept_backoff.ts";
 import { codecOrDefault } from "./_default_codec.ts";
-import type { ByteListener, NetAddress } from "./byte_stream.ts";
+import type { UnixListenOptions } from "./adapter.ts";
+import type { Address, ByteListener, NetAddress, UnixAddress } from "./byte_stream.ts";
+import { TlsError } from "./errors.ts";
 import type { Codec } from "./codec.ts";
 import { FramedConn, type FramedConnOptions } from "./framed_conn.ts";
-import type { ListenOptions } from "./listen.ts";
+import type { ListenFramingOptions, ListenOptions } from "./listen.ts";
 import { listenStreams } from "./listen.ts";
 
 /** Options of {@linkcode serveListener} (and of `serve`, which adds where to listen). */
@@ -26,17 +28,21 @@ export interface ServeHandlerOptions<T> extends FramedConnOptions {
   signal?: AbortSignal;
   /**
    * Receives every per-connection failure (bad frame, peer reset, handler throw) with its
-   * connection, and accept failures of the process (such as EMFILE, out of file descriptors) with
-   * `null`, once per burst while accepting backs off. A peer that resets before it is accepted is
-   * skipped silently. Default: `console.error`.
+   * connection; a failed TLS handshake (`TlsError`, naming the peer) with `null`, since that
+   * connection never reached the handler; and accept failures of the process (such as EMFILE,
+   * out of file descriptors) with `null`, once per burst while accepting backs off. A peer that
+   * resets before it is accepted is skipped silently. Default: `console.error`.
    */
   onError?: (error: unknown, conn: FramedConn<T> | null) => void;
 }
 
-/** A running server. `await using server = await serve(...)` shuts it down at the end of the scope. */
-export interface Server extends AsyncDisposable {
+/**
+ * A running server. `await using server = await serve(...)` shuts it down at the end of the scope.
+ * `A` is where it listens: a {@linkcode NetAddress} (TCP, TLS) or a {@linkcode UnixAddress}.
+ */
+export interface Server<A extends Address = NetAddress> extends AsyncDisposable {
   /** Where it listens; `port` is the real port when 0 was asked for. */
-  readonly address: NetAddress;
+  readonly address: A;
   /** Connections being handled right now. */
   readonly connections: number;
   /** Resolves when the server has shut down and every handler has finished. */
@@ -69,7 +75,10 @@ export interface Server extends AsyncDisposable {
  * await server.shutdown();
  * ```
  */
-export function serveListener<T>(listener: ByteListener, options: ServeHandlerOptions<T>): Server {
+export function serveListener<T, A extends Address>(
+  listener: ByteListener<A>,
+  options: ServeHandlerOptions<T>,
+): Server<A> {
   const { codec, handler, signal } = options;
   const onError = options.onError ?? ((error: unknown) => console.error("framed:", error));
   const active = new Set<FramedConn<T>>();
@@ -111,9 +120,14 @@ export function serveListener<T>(listener: ByteListener, options: ServeHandlerOp
       try {
         stream = await listener.accept();
       } catch (error) {
-        // A peer that reset before it was accepted costs nothing: never wait, never report. Only
-        // an error of the process (EMFILE) waits, briefly, and is reported once per burst.
+        // A peer that reset before it was accepted costs nothing: never wait, never report. A
+        // failed TLS handshake is that peer's alone: reported, never waited for. Only an error
+        // of the process (EMFILE) waits, briefly, and is reported once per burst.
         if (isPeerAcceptError(error)) continue;
+        if (error instanceof TlsError) {
+          report(error, null);
+          continue;
+        }
         if (backoff.fail()) report(error, null);
         await backoff.wait(stopped.signal);
         continue;
@@ -164,11 +178,17 @@ export function serveListener<T>(listener: ByteListener, options: ServeHandlerOp
   };
 }
 
-/** Options of {@linkcode serve}: where to listen, the framing, the handler and error reporting. */
-export type ServeOptions<T> =
-  & Omit<ListenOptions<T>, "codec">
+/** What {@linkcode serve} adds to where it listens: the framing, the handler, error reporting. */
+export type ServeHandlingOptions<T> =
+  & Omit<ListenFramingOptions<T>, "codec">
   & Omit<ServeHandlerOptions<T>, "codec">
   & { codec?: Codec<T> };
+
+/**
+ * Options of {@linkcode serve}: where to listen (TCP `port`, with `tls` or not, or a unix socket
+ * `path`), the framing, the handler and error reporting.
+ */
+export type ServeOptions<T> = ListenOptions<T> & ServeHandlingOptions<T>;
 
 /**
  * Listens and serves: every connection runs `handler` concurrently; a bad frame, a peer reset or a
@@ -197,7 +217,13 @@ export type ServeOptions<T> =
  * await server.shutdown();
  * ```
  */
-export async function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<Server> {
-  const listener = await listenStreams(options);
+export function serve<T = Uint8Array>(
+  options: UnixListenOptions & ServeHandlingOptions<T>,
+): Promise<Server<UnixAddress>>;
+export function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<Server<NetAddress>>;
+export async function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<Server<Address>> {
+  const listener: ByteListener = await listenStreams(
+    options as ServeOptions<T> & { path: undefined },
+  );
   return serveListener(listener, { ...options, codec: codecOrDefault(options.codec) });
 }

@@ -537,9 +537,10 @@ export async function fileServer(options: FileServerOptions): Promise<FileServer
     state.temps.clear();
   };
 
+  const address = listener.address;
   return {
-    port: listener.address.port,
-    hostname: listener.address.hostname,
+    port: address.transport === "unix" ? 0 : address.port,
+    hostname: address.transport === "unix" ? "" : address.hostname,
     staleRemoved,
     close,
   };

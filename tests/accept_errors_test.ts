@@ -16,6 +16,7 @@ import {
   type FramedConn,
   lengthPrefix,
   listen,
+  netAddress,
   serve,
   serveListener,
 } from "../mod.ts";
@@ -181,7 +182,7 @@ test(
     ];
     let calls = 0;
     const listener: ByteListener = {
-      address: { hostname: "127.0.0.1", port: 0 },
+      address: netAddress("127.0.0.1", 0),
       accept() {
         const next = script[calls++];
         return next === null || next === undefined ? Promise.resolve(null) : Promise.reject(next);

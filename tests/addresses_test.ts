@@ -14,6 +14,7 @@ import {
   listen,
   ListenError,
   listenStreams,
+  type NetAddress,
   type SocketApi,
 } from "../mod.ts";
 import { SOCKET_APIS } from "./_helpers.ts";
@@ -48,7 +49,7 @@ function assertRefused(error: unknown, hostname: string, port: number, printed: 
   assert.ok(error instanceof FramedError);
   assert.equal(error.message, `connect ${printed}: connection refused`);
   assert.equal(error.code, "ECONNREFUSED");
-  assert.deepEqual(error.address, { hostname, port });
+  assert.deepEqual(error.address, { transport: "tcp", hostname, port });
   assert.ok(error.cause instanceof Error, "the runtime's error is kept as cause");
   assert.equal((error.cause as { code?: unknown }).code, "ECONNREFUSED");
   return true;
@@ -105,7 +106,7 @@ for (const api of SOCKET_APIS) {
           assert.ok(error instanceof FramedError);
           assert.equal(error.message, `listen 127.0.0.1:${port}: address in use`);
           assert.equal(error.code, "EADDRINUSE");
-          assert.deepEqual(error.address, { hostname: "127.0.0.1", port });
+          assert.deepEqual(error.address, { transport: "tcp", hostname: "127.0.0.1", port });
           assert.equal((error.cause as { code?: unknown }).code, "EADDRINUSE");
           return true;
         });
@@ -125,11 +126,17 @@ for (const api of SOCKET_APIS) {
       assert.equal(`${listener.address}`, `127.0.0.1:${port}`);
       assert.equal(`${client.remoteAddress}`, `127.0.0.1:${port}`);
       assert.equal(`${server.localAddress}`, `127.0.0.1:${port}`);
-      assert.equal(`${server.remoteAddress}`, `127.0.0.1:${client.localAddress.port}`);
+      assert.equal(
+        `${server.remoteAddress}`,
+        `127.0.0.1:${(client.localAddress as NetAddress).port}`,
+      );
       assert.equal(`${client.localAddress}`, `${server.remoteAddress}`);
       // Still plain data: deep-equal to a literal and JSON without the printer.
-      assert.deepEqual(client.remoteAddress, { hostname: "127.0.0.1", port });
-      assert.equal(JSON.stringify(listener.address), `{"hostname":"127.0.0.1","port":${port}}`);
+      assert.deepEqual(client.remoteAddress, { transport: "tcp", hostname: "127.0.0.1", port });
+      assert.equal(
+        JSON.stringify(listener.address),
+        `{"transport":"tcp","hostname":"127.0.0.1","port":${port}}`,
+      );
     } finally {
       client.close();
       server?.close();

@@ -11,14 +11,15 @@ import {
   FramedConn,
   FrameWriter,
   lengthPrefix,
+  netAddress,
   PartialWriteError,
 } from "../mod.ts";
 import { pattern } from "./_helpers.ts";
 
 /** A stream that records write calls; only a fake can count them deterministically. */
 class CountingStream implements ByteStream {
-  readonly localAddress = { hostname: "127.0.0.1", port: 1 };
-  readonly remoteAddress = { hostname: "127.0.0.1", port: 2 };
+  readonly localAddress = netAddress("127.0.0.1", 1);
+  readonly remoteAddress = netAddress("127.0.0.1", 2);
   readonly writes: Uint8Array[] = [];
   start(_handlers: ByteStreamHandlers): void {}
   pause(): void {}

@@ -30,10 +30,13 @@ export interface BunTlsOptions {
 export interface BunSocket<Data = undefined> {
   /** Whatever the caller keeps per socket: the `data` option, or what a handler stores. */
   data: Data;
+  /** The peer's IP address; null on a unix socket (1.4.5, probed), whatever the types say. */
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly localAddress: string;
   readonly localPort: number;
+  /** The ALPN protocol a TLS handshake chose; `false` (or null) when none was. */
+  readonly alpnProtocol: string | false | null;
   /**
    * Writes what the kernel takes now and returns that count; Bun drops the rest (resend it after
    * `drain`). -1 once the socket is closed.

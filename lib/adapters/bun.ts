@@ -19,16 +19,28 @@
  * @module
  */
 
+import { unlinkSync } from "node:fs";
+import { lstatSync } from "node:fs";
 import type { ConnectStreamOptions, ListenStreamsOptions, StreamAdapter } from "../adapter.ts";
-import type { ByteListener, ByteStream, ByteStreamHandlers, NetAddress } from "../byte_stream.ts";
+import type {
+  Address,
+  ByteListener,
+  ByteStream,
+  ByteStreamHandlers,
+  TlsInfo,
+} from "../byte_stream.ts";
+import { HandshakeQueue } from "../_handshake_queue.ts";
+import { isRefused, listenUnixReclaiming, type UnixPathOps } from "../_unix_socket.ts";
 import { WaitQueue } from "../_wait_queue.ts";
-import { ConnectError, ConnectionClosedError, ListenError } from "../errors.ts";
-import { netAddress } from "../net_address.ts";
+import { ConnectError, ConnectionClosedError, ListenError, TlsError } from "../errors.ts";
+import { netAddress, unixAddress } from "../net_address.ts";
+import { caList, DEFAULT_HANDSHAKE_TIMEOUT, pemText, type TlsConnectOptions } from "../tls.ts";
 import {
   bun,
+  type BunListener as BunServer,
   type BunSocket as BunSocketOf,
   type BunSocketHandler as BunSocketHandlerOf,
-  type BunTcpListener,
+  type BunTlsOptions,
 } from "./_bun_types.ts";
 
 // ── Types ────────────────────────────────────────────────────────────────────────────────────
@@ -61,21 +73,71 @@ export type BunListenOptions = ListenStreamsOptions;
  */
 export async function connectStream(options: BunConnectOptions): Promise<ByteStream> {
   let stream: BunStream | undefined;
-  const hostname = options.hostname ?? "127.0.0.1";
+  const tls = options.tls === true ? {} : options.tls || undefined;
+  const address = options.path !== undefined
+    ? unixAddress(options.path)
+    : netAddress(options.hostname ?? "127.0.0.1", options.port);
+  const socket = socketHandler((s) => (stream = s), {
+    noDelay: options.path === undefined && (options.noDelay ?? true),
+    tls: tls !== undefined,
+    ...(address.transport === "unix" ? { unix: { local: unixAddress(""), remote: address } } : {}),
+  });
   try {
     // Bun.connect rejects with an Error whose `code` is the errno ("ECONNREFUSED", "ENOTFOUND")
     // and whose message is only "Failed to connect" (1.4.5, probed): the address is added here.
-    await bun().connect({
-      hostname,
-      port: options.port,
-      // Half-close must work both ways: a client may send FIN and still read the reply.
-      allowHalfOpen: true,
-      socket: socketHandler((s) => (stream = s), options.noDelay ?? true),
-    });
+    // Half-close must work both ways: a client may send FIN and still read the reply.
+    if (address.transport === "unix") {
+      await bun().connect({ unix: address.path, allowHalfOpen: true, socket });
+    } else {
+      await bun().connect({
+        hostname: address.hostname,
+        port: address.port,
+        allowHalfOpen: true,
+        socket,
+        ...(tls === undefined ? {} : { tls: clientTls(tls, address.hostname) }),
+      });
+    }
   } catch (error) {
-    throw new ConnectError(netAddress(hostname, options.port), error);
+    throw new ConnectError(address, error);
+  }
+  if (tls !== undefined) {
+    // Bun.connect resolves once TCP is connected; the handshake (and the certificate check,
+    // rejectUnauthorized) ends in the `handshake` callback.
+    try {
+      await stream!.handshaken;
+    } catch (error) {
+      stream!.close();
+      throw new TlsError(address, error);
+    }
   }
   return stream!;
+}
+
+function clientTls(tls: TlsConnectOptions, hostname: string): BunTlsOptions {
+  return {
+    // Never off: a certificate that does not verify fails the handshake.
+    rejectUnauthorized: true,
+    serverName: tls.servername ?? hostname,
+    ...(tls.ca === undefined ? {} : { ca: caList(tls.ca) }),
+    ...(tls.alpn === undefined ? {} : { ALPNProtocols: alpnWire(tls.alpn) }),
+  };
+}
+
+// Bun takes ALPN protocols only in the wire format (1.4.5, probed: an array is refused, a plain
+// string is not negotiated): each name preceded by its length in one byte.
+function alpnWire(protocols: string[]): Uint8Array {
+  const names = protocols.map((name) => new TextEncoder().encode(name));
+  const wire = new Uint8Array(names.reduce((sum, name) => sum + 1 + name.length, 0));
+  let at = 0;
+  for (const name of names) {
+    if (name.length === 0 || name.length > 255) {
+      throw new RangeError(`an ALPN protocol name must be 1 to 255 bytes, not ${name.length}`);
+    }
+    wire[at++] = name.length;
+    wire.set(name, at);
+    at += name.length;
+  }
+  return wire;
 }
 
 /**
@@ -89,26 +151,61 @@ export async function connectStream(options: BunConnectOptions): Promise<ByteStr
  * import { listenStreams } from "@nianbao/framed/bun";
  *
  * const listener = await listenStreams({ port: 0 });
- * console.log(`listening on ${listener.address.port}`);
+ * console.log(`listening on ${listener.address}`);
  * ```
  */
-export function listenStreams(options: BunListenOptions = {}): Promise<ByteListener> {
+export async function listenStreams(options: BunListenOptions = {}): Promise<ByteListener> {
+  const path = options.path;
+  const address = path !== undefined
+    ? unixAddress(path)
+    : netAddress(options.hostname ?? "127.0.0.1", options.port ?? 0);
   try {
-    return Promise.resolve(new BunListener(options));
+    if (path === undefined) return new BunListener(options);
+    return await listenUnixReclaiming(path, () => new BunListener(options), UNIX_PATHS);
   } catch (error) {
     // Bun.listen throws synchronously, code "EADDRINUSE", message "Failed to listen at 127.0.0.1".
-    const address = netAddress(options.hostname ?? "127.0.0.1", options.port ?? 0);
-    return Promise.reject(new ListenError(address, error));
+    throw new ListenError(address, error);
   }
 }
 
-function socketHandler(onOpen: (stream: BunStream) => void, noDelay: boolean): BunSocketHandler {
+const UNIX_PATHS: UnixPathOps = {
+  isSocket(path) {
+    try {
+      return lstatSync(path).isSocket();
+    } catch {
+      return false;
+    }
+  },
+  async isLive(path) {
+    try {
+      const socket = await bun().connect({ unix: path, socket: {} });
+      socket.end();
+      return true;
+    } catch (error) {
+      return !isRefused(error);
+    }
+  },
+  remove: (path) => unlinkSync(path),
+};
+
+interface SocketSettings {
+  noDelay: boolean;
+  tls: boolean;
+  /** A unix socket's ends: Bun reports null for a unix socket's addresses (1.4.5, probed). */
+  unix?: { local: Address; remote: Address };
+}
+
+function socketHandler(
+  onOpen: (stream: BunStream) => void,
+  settings: SocketSettings,
+): BunSocketHandler {
   return {
     open(socket) {
-      const stream = new BunStream(socket, noDelay);
+      const stream = new BunStream(socket, settings);
       socket.data = stream;
       onOpen(stream);
     },
+    handshake: (socket, success, error) => socket.data?.onHandshake(success, error),
     data: (socket, chunk) => socket.data?.onData(chunk),
     drain: (socket) => socket.data?.onDrain(),
     end: (socket) => socket.data?.onEnd(),
@@ -120,8 +217,12 @@ function socketHandler(onOpen: (stream: BunStream) => void, noDelay: boolean): B
 // ── Per-connection classes ───────────────────────────────────────────────────────────────────
 
 class BunStream implements ByteStream {
-  readonly localAddress: NetAddress;
-  readonly remoteAddress: NetAddress;
+  readonly localAddress: Address;
+  readonly remoteAddress: Address;
+  tls: TlsInfo | undefined;
+  /** Settles when a TLS socket's handshake ends (unused for plain sockets). */
+  readonly handshaken: Promise<void>;
+  #handshakeDone: ((error?: unknown) => void) | null = null;
   readonly #socket: BunSocket;
   #handlers: ByteStreamHandlers | null = null;
   // What arrived before start(): kept, in order, so no byte is lost.
@@ -131,13 +232,24 @@ class BunStream implements ByteStream {
   #paused = false;
   #closed = false;
 
-  constructor(socket: BunSocket, noDelay: boolean) {
+  constructor(socket: BunSocket, settings: SocketSettings) {
     this.#socket = socket;
-    if (noDelay) socket.setNoDelay(true);
-    this.localAddress = netAddress(socket.localAddress, socket.localPort);
-    this.remoteAddress = netAddress(socket.remoteAddress, socket.remotePort);
-    // Nobody consumes yet: let TCP flow control hold the peer until start().
-    socket.pause();
+    if (settings.noDelay) socket.setNoDelay(true);
+    if (settings.unix !== undefined) {
+      this.localAddress = settings.unix.local;
+      this.remoteAddress = settings.unix.remote;
+    } else {
+      this.localAddress = netAddress(socket.localAddress, socket.localPort);
+      this.remoteAddress = netAddress(socket.remoteAddress, socket.remotePort);
+    }
+    this.handshaken = settings.tls
+      ? new Promise((resolve, reject) => {
+        this.#handshakeDone = (error) => (error === undefined ? resolve() : reject(error));
+      })
+      : Promise.resolve();
+    // Nobody consumes yet: let TCP flow control hold the peer until start(). A TLS socket must
+    // keep reading until its handshake is done (a paused one never finishes it); it pauses then.
+    if (!settings.tls) socket.pause();
   }
 
   start(handlers: ByteStreamHandlers): void {
@@ -169,6 +281,24 @@ class BunStream implements ByteStream {
     else this.#handlers.data(bytes);
   }
 
+  // Bun calls `handshake` once per TLS socket. On a client, success is false when the certificate
+  // did not verify (rejectUnauthorized), with the reason in `error`; a server that asks for no
+  // client certificate may get success true with an "unable to get issuer certificate" error
+  // about the client's (absent) certificate, which is not a failure (1.4.5, probed).
+  onHandshake(success: boolean, error: Error | null): void {
+    const done = this.#handshakeDone;
+    this.#handshakeDone = null;
+    if (done === null) return;
+    if (success) {
+      const protocol = this.#socket.alpnProtocol;
+      this.tls = { alpnProtocol: typeof protocol === "string" ? protocol : null };
+      if (this.#handlers === null) this.#socket.pause();
+      done();
+    } else {
+      done(error ?? new Error("the TLS handshake failed"));
+    }
+  }
+
   onDrain(): void {
     const drain = this.#drain;
     this.#drain = null;
@@ -183,6 +313,10 @@ class BunStream implements ByteStream {
   onClose(error?: unknown): void {
     const wasClosed = this.#closed;
     this.#closed = true;
+    this.#handshakeDone?.(
+      error ?? new Error("the connection closed before the TLS handshake finished"),
+    );
+    this.#handshakeDone = null;
     this.#drain?.reject(
       new ConnectionClosedError("the connection closed while writing", { cause: error }),
     );
@@ -231,24 +365,58 @@ class BunStream implements ByteStream {
 }
 
 class BunListener implements ByteListener {
-  readonly address: NetAddress;
-  readonly #server: BunTcpListener;
+  readonly address: Address;
+  readonly #server: BunServer;
+  // Plain sockets are handed out as they open; TLS ones once their handshake succeeded.
   readonly #accepted = new WaitQueue<ByteStream>();
+  readonly #handshakes: HandshakeQueue | null;
   #closed = false;
 
   constructor(options: BunListenOptions) {
-    this.#server = bun().listen({
-      hostname: options.hostname ?? "127.0.0.1",
-      port: options.port ?? 0,
-      ...(options.reusePort ? { reusePort: true } : {}),
-      allowHalfOpen: true,
-      socket: socketHandler((stream) => this.#accepted.push(stream), options.noDelay ?? true),
-    });
-    this.address = netAddress(this.#server.hostname, this.#server.port);
+    const tls = options.tls;
+    const handshakes = tls === undefined
+      ? null
+      : new HandshakeQueue(tls.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
+    const onOpen = (stream: BunStream) => {
+      if (handshakes === null) {
+        this.#accepted.push(stream);
+        return;
+      }
+      handshakes.begin(stream.remoteAddress, stream.handshaken.then(() => stream), () => {
+        stream.close();
+      });
+    };
+    const settings = {
+      noDelay: options.path === undefined && (options.noDelay ?? true),
+      tls: !!tls,
+    };
+    const common = { allowHalfOpen: true, socket: socketHandler(onOpen, settings) };
+    if (options.path !== undefined) {
+      const server = bun().listen({ unix: options.path, ...common });
+      this.address = unixAddress(server.unix);
+      this.#server = server;
+    } else {
+      const server = bun().listen({
+        hostname: options.hostname ?? "127.0.0.1",
+        port: options.port ?? 0,
+        ...(options.reusePort ? { reusePort: true } : {}),
+        ...common,
+        ...(tls === undefined ? {} : {
+          tls: {
+            cert: pemText(tls.cert),
+            key: pemText(tls.key),
+            ...(tls.alpn === undefined ? {} : { ALPNProtocols: alpnWire(tls.alpn) }),
+          },
+        }),
+      });
+      this.address = netAddress(server.hostname, server.port);
+      this.#server = server;
+    }
+    this.#handshakes = handshakes;
   }
 
   accept(): Promise<ByteStream | null> {
-    return this.#accepted.next();
+    return this.#handshakes?.next() ?? this.#accepted.next();
   }
 
   close(): void {
@@ -257,6 +425,7 @@ class BunListener implements ByteListener {
     // Stop listening only; accepted connections stay open.
     this.#server.stop(false);
     this.#accepted.close();
+    this.#handshakes?.close();
   }
 }
 

@@ -34,30 +34,42 @@
  */
 
 import { isPeerAcceptError } from "../_accept_backoff.ts";
-import type { ConnectStreamOptions, ListenStreamsOptions, StreamAdapter } from "../adapter.ts";
-import type { ByteListener, ByteStream, ByteStreamHandlers, NetAddress } from "../byte_stream.ts";
-import { ConnectError, ConnectionClosedError, ListenError } from "../errors.ts";
-import { netAddress as makeNetAddress } from "../net_address.ts";
+import { HandshakeQueue } from "../_handshake_queue.ts";
+import { isRefused, listenUnixReclaiming, type UnixPathOps } from "../_unix_socket.ts";
+import type {
+  ConnectStreamOptions,
+  ListenStreamsOptions,
+  StreamAdapter,
+  TcpConnectOptions,
+} from "../adapter.ts";
+import type {
+  Address,
+  ByteListener,
+  ByteStream,
+  ByteStreamHandlers,
+  NetAddress,
+  TlsInfo,
+} from "../byte_stream.ts";
+import { ConnectError, ConnectionClosedError, ListenError, TlsError } from "../errors.ts";
+import { netAddress as makeNetAddress, unixAddress } from "../net_address.ts";
+import { caList, DEFAULT_HANDSHAKE_TIMEOUT, pemText, type TlsListenOptions } from "../tls.ts";
 
 // ── Types ────────────────────────────────────────────────────────────────────────────────────
 
-/** Options of {@linkcode connectStream}. */
-export interface DenoConnectOptions extends ConnectStreamOptions {
-  /**
-   * The largest read buffer: reads start at 2 KiB and grow to this while data keeps coming.
-   * Default 256 KiB.
-   */
-  readBufferSize?: number;
-}
-
-/** Options of {@linkcode listenStreams}. */
-export interface DenoListenOptions extends ListenStreamsOptions {
+/** Deno's own setting, for both {@linkcode connectStream} and {@linkcode listenStreams}. */
+export interface DenoReadOptions {
   /**
    * The largest read buffer of a connection: reads start at 2 KiB and grow to this while data
    * keeps coming. Default 256 KiB.
    */
   readBufferSize?: number;
 }
+
+/** Options of {@linkcode connectStream}. */
+export type DenoConnectOptions = ConnectStreamOptions & DenoReadOptions;
+
+/** Options of {@linkcode listenStreams}. */
+export type DenoListenOptions = ListenStreamsOptions & DenoReadOptions;
 
 // The adaptive read buffer (see DenoStream and the contract above): it starts at MIN_READ_BUFFER,
 // doubles while reads fill it, up to DEFAULT_READ_BUFFER or `readBufferSize`, and shrinks back
@@ -85,14 +97,62 @@ const EMPTY = new Uint8Array(0);
  * ```
  */
 export async function connectStream(options: DenoConnectOptions): Promise<ByteStream> {
+  if (options.path !== undefined) {
+    let conn: Deno.Conn;
+    try {
+      conn = await Deno.connect({ transport: "unix", path: options.path });
+    } catch (error) {
+      throw new ConnectError(unixAddress(options.path), error);
+    }
+    return fromDenoConn(conn, options);
+  }
   const hostname = options.hostname ?? "127.0.0.1";
-  let conn: Deno.Conn;
+  let conn: Deno.TcpConn;
   try {
     conn = await Deno.connect({ hostname, port: options.port });
   } catch (error) {
     throw new ConnectError(makeNetAddress(hostname, options.port), withLookupCode(error));
   }
-  return fromDenoConn(conn, options);
+  if (!options.tls) return fromDenoConn(conn, options);
+  return await startTls(conn, options.tls === true ? {} : options.tls, hostname, options);
+}
+
+// TLS on a connected TCP socket: Deno.startTls, not Deno.connectTls, because only startTls takes
+// a name to check other than the hostname connected to (`servername`). The handshake is awaited
+// here, so a certificate that does not verify fails connect() instead of the first read.
+async function startTls(
+  tcp: Deno.TcpConn,
+  tls: { ca?: TcpConnectOptionsTls["ca"]; servername?: string; alpn?: string[] },
+  hostname: string,
+  options: DenoReadOptions & { noDelay?: boolean },
+): Promise<ByteStream> {
+  const remote = netAddress(tcp.remoteAddr);
+  if (options.noDelay ?? true) tcp.setNoDelay(true);
+  let conn: Deno.TlsConn | undefined;
+  try {
+    conn = await Deno.startTls(tcp, {
+      hostname: tls.servername ?? hostname,
+      caCerts: caList(tls.ca),
+      alpnProtocols: tls.alpn,
+    });
+    const info = await conn.handshake();
+    return new DenoStream(conn, options.readBufferSize ?? DEFAULT_READ_BUFFER, {
+      alpnProtocol: info.alpnProtocol,
+    });
+  } catch (error) {
+    closeQuietly(conn ?? tcp);
+    throw new TlsError(remote, error);
+  }
+}
+
+type TcpConnectOptionsTls = Exclude<TcpConnectOptions["tls"], boolean | undefined>;
+
+function closeQuietly(closer: { close(): void }): void {
+  try {
+    closer.close();
+  } catch {
+    // Already closed.
+  }
 }
 
 // Deno's failed host lookup is a plain Error with no `code` (2.9.6, probed: "failed to lookup
@@ -125,23 +185,62 @@ function withLookupCode(error: unknown): unknown {
  * console.log(`listening on ${listener.address.port}`);
  * ```
  */
-export function listenStreams(options: DenoListenOptions = {}): Promise<ByteListener> {
+export async function listenStreams(options: DenoListenOptions = {}): Promise<ByteListener> {
+  if (options.path !== undefined) {
+    const path = options.path;
+    try {
+      const listener = await listenUnixReclaiming(
+        path,
+        () => Deno.listen({ transport: "unix", path }),
+        UNIX_PATHS,
+      );
+      return new DenoListener(listener, options);
+    } catch (error) {
+      throw new ListenError(unixAddress(path), error);
+    }
+  }
   const hostname = options.hostname ?? "127.0.0.1";
   const port = options.port ?? 0;
-  let listener: Deno.Listener;
+  const tls = options.tls;
   try {
-    listener = Deno.listen({
+    // Only pass reusePort when asked: it is an unstable option that needs --unstable-net.
+    const reuse = options.reusePort ? { reusePort: true } : {};
+    if (tls === undefined) {
+      return new DenoListener(Deno.listen({ hostname, port, ...reuse }), options);
+    }
+    const listener = Deno.listenTls({
       hostname,
       port,
-      // Only pass reusePort when asked: it is an unstable option that needs --unstable-net.
-      ...(options.reusePort ? { reusePort: true } : {}),
+      ...reuse,
+      cert: pemText(tls.cert),
+      key: pemText(tls.key),
+      alpnProtocols: tls.alpn,
     });
+    return new DenoTlsListener(listener, tls, options);
   } catch (error) {
-    // Deno.listen throws synchronously (AddrInUse); report it as a rejection like the others.
-    return Promise.reject(new ListenError(makeNetAddress(hostname, port), error));
+    // Deno.listen throws synchronously (AddrInUse, or a bad certificate for listenTls).
+    throw new ListenError(makeNetAddress(hostname, port), error);
   }
-  return Promise.resolve(new DenoListener(listener, options));
 }
+
+const UNIX_PATHS: UnixPathOps = {
+  isSocket(path) {
+    try {
+      return Deno.lstatSync(path).isSocket === true;
+    } catch {
+      return false;
+    }
+  },
+  async isLive(path) {
+    try {
+      (await Deno.connect({ transport: "unix", path })).close();
+      return true;
+    } catch (error) {
+      return !isRefused(error);
+    }
+  },
+  remove: (path) => Deno.removeSync(path),
+};
 
 /**
  * Wraps an existing `Deno.Conn` (for example from `Deno.connectTls`) as a {@linkcode ByteStream}.
@@ -171,9 +270,14 @@ function netAddress(addr: Deno.Addr): NetAddress {
   return "hostname" in addr ? makeNetAddress(addr.hostname, addr.port) : makeNetAddress("", 0);
 }
 
+function address(addr: Deno.Addr): Address {
+  return addr.transport === "unix" ? unixAddress(addr.path ?? "") : netAddress(addr);
+}
+
 class DenoStream implements ByteStream {
-  readonly localAddress: NetAddress;
-  readonly remoteAddress: NetAddress;
+  readonly localAddress: Address;
+  readonly remoteAddress: Address;
+  readonly tls: TlsInfo | undefined;
   readonly #conn: Deno.Conn;
   // Reads go into #buffer from #offset on. Bytes before #offset belong to frames handed out, so
   // they are never read over. Allocated when reading starts.
@@ -191,12 +295,13 @@ class DenoStream implements ByteStream {
   #ended = false;
   #closed = false;
 
-  constructor(conn: Deno.Conn, readBufferSize: number) {
+  constructor(conn: Deno.Conn, readBufferSize: number, tls?: TlsInfo) {
     this.#conn = conn;
     this.#maxSize = Math.max(1, readBufferSize);
     this.#size = this.#minSize = Math.min(MIN_READ_BUFFER, this.#maxSize);
-    this.localAddress = netAddress(conn.localAddr);
-    this.remoteAddress = netAddress(conn.remoteAddr);
+    this.localAddress = address(conn.localAddr);
+    this.remoteAddress = address(conn.remoteAddr);
+    this.tls = tls;
   }
 
   start(handlers: ByteStreamHandlers): void {
@@ -299,7 +404,7 @@ function isPeerFailure(error: unknown): boolean {
 }
 
 class DenoListener implements ByteListener {
-  readonly address: NetAddress;
+  readonly address: Address;
   readonly #listener: Deno.Listener;
   readonly #options: DenoListenOptions;
   #closed = false;
@@ -307,7 +412,7 @@ class DenoListener implements ByteListener {
   constructor(listener: Deno.Listener, options: DenoListenOptions) {
     this.#listener = listener;
     this.#options = options;
-    this.address = netAddress(listener.addr);
+    this.address = address(listener.addr);
   }
 
   async accept(): Promise<ByteStream | null> {
@@ -341,6 +446,82 @@ class DenoListener implements ByteListener {
     } catch {
       // Already closed.
     }
+  }
+}
+
+// Deno's TLS listener hands out a connection before its handshake (which runs on the first read
+// or write, or on `handshake()`). Here each accepted connection's handshake starts at once and runs
+// alongside the others (each bounded by the handshake timeout); the HandshakeQueue hands
+// connections out as their handshakes succeed. One accept(2) is kept going in the background
+// while fewer than MAX_UNCLAIMED outcomes wait for an accept() call, so a server that stops
+// accepting does not drain the kernel's backlog into memory; an error of the listener stops it
+// until the next accept() has seen the error.
+const MAX_UNCLAIMED = 128;
+
+class DenoTlsListener implements ByteListener {
+  readonly address: Address;
+  readonly #listener: Deno.TlsListener;
+  readonly #options: DenoReadOptions & { noDelay?: boolean };
+  readonly #queue: HandshakeQueue;
+  #accepting = false;
+  #closed = false;
+
+  constructor(
+    listener: Deno.TlsListener,
+    tls: TlsListenOptions,
+    options: DenoReadOptions & { noDelay?: boolean },
+  ) {
+    this.#listener = listener;
+    this.#options = options;
+    this.#queue = new HandshakeQueue(tls.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
+    this.address = address(listener.addr);
+  }
+
+  accept(): Promise<ByteStream | null> {
+    if (!this.#accepting) void this.#acceptLoop();
+    return this.#queue.next();
+  }
+
+  async #acceptLoop(): Promise<void> {
+    this.#accepting = true;
+    try {
+      while (!this.#closed) {
+        // Enough connections wait to be accepted: the next accept() call starts the loop again.
+        if (this.#queue.unclaimed >= MAX_UNCLAIMED) return;
+        let conn: Deno.TlsConn;
+        try {
+          conn = await this.#listener.accept();
+        } catch (error) {
+          if (this.#closed || error instanceof Deno.errors.BadResource) return;
+          if (isPeerFailure(error)) continue;
+          this.#queue.fail(error);
+          return;
+        }
+        this.#handshake(conn);
+      }
+    } finally {
+      this.#accepting = false;
+    }
+  }
+
+  #handshake(conn: Deno.TlsConn): void {
+    const remote = netAddress(conn.remoteAddr);
+    const options = this.#options;
+    const handshake = (async () => {
+      if (options.noDelay ?? true) (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
+      const info = await conn.handshake();
+      return new DenoStream(conn, options.readBufferSize ?? DEFAULT_READ_BUFFER, {
+        alpnProtocol: info.alpnProtocol,
+      });
+    })();
+    this.#queue.begin(remote, handshake, () => closeQuietly(conn));
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    closeQuietly(this.#listener);
+    this.#queue.close();
   }
 }
 

@@ -25,12 +25,23 @@
  * @module
  */
 
+import { lstatSync, unlinkSync } from "node:fs";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import type { ConnectStreamOptions, ListenStreamsOptions, StreamAdapter } from "../adapter.ts";
-import type { ByteListener, ByteStream, ByteStreamHandlers, NetAddress } from "../byte_stream.ts";
+import type {
+  Address,
+  ByteListener,
+  ByteStream,
+  ByteStreamHandlers,
+  TlsInfo,
+} from "../byte_stream.ts";
+import { HandshakeQueue } from "../_handshake_queue.ts";
+import { isRefused, listenUnixReclaiming, type UnixPathOps } from "../_unix_socket.ts";
 import { WaitQueue } from "../_wait_queue.ts";
-import { ConnectError, ConnectionClosedError, ListenError } from "../errors.ts";
-import { netAddress } from "../net_address.ts";
+import { ConnectError, ConnectionClosedError, ListenError, TlsError } from "../errors.ts";
+import { netAddress, unixAddress } from "../net_address.ts";
+import { caList, DEFAULT_HANDSHAKE_TIMEOUT, pemText } from "../tls.ts";
 
 // ── Types ────────────────────────────────────────────────────────────────────────────────────
 
@@ -57,23 +68,53 @@ export type NodeListenOptions = ListenStreamsOptions;
  * ```
  */
 export function connectStream(options: NodeConnectOptions): Promise<ByteStream> {
-  const hostname = options.hostname ?? "127.0.0.1";
+  const path = options.path;
+  const address = path !== undefined
+    ? unixAddress(path)
+    : netAddress(options.hostname ?? "127.0.0.1", options.port);
+  const tlsOptions = options.tls === true ? {} : options.tls || undefined;
   return new Promise((resolve, reject) => {
     // node:net's errors already say "connect ECONNREFUSED 127.0.0.1:9000"; wrapped all the same,
-    // so every adapter fails with one error type and one message shape.
-    const fail = (error: unknown) =>
-      reject(new ConnectError(netAddress(hostname, options.port), error));
-    let socket: net.Socket;
+    // so every adapter fails with one error type and one message shape. An error after TCP
+    // connected is the TLS handshake's (a certificate that does not verify, most often).
+    let connected = false;
+    const fail = (error: unknown) => {
+      socket?.destroy();
+      reject(connected ? new TlsError(address, error) : new ConnectError(address, error));
+    };
+    let socket: net.Socket | undefined;
     try {
-      socket = net.connect({ host: hostname, port: options.port, allowHalfOpen: true });
+      if (address.transport === "unix") {
+        socket = net.connect({ path: address.path, allowHalfOpen: true });
+      } else if (tlsOptions === undefined) {
+        socket = net.connect({ host: address.hostname, port: address.port, allowHalfOpen: true });
+      } else {
+        const servername = tlsOptions.servername ??
+          (net.isIP(address.hostname) === 0 ? address.hostname : undefined);
+        socket = tls.connect({
+          host: address.hostname,
+          port: address.port,
+          // Honoured by node:tls (it passes it to the TLSSocket), missing from @types/node.
+          ...({ allowHalfOpen: true } as tls.ConnectionOptions),
+          // Never off: a certificate that does not verify fails the handshake.
+          rejectUnauthorized: true,
+          // node:tls checks the certificate against `servername`, else against `host`.
+          ...(servername === undefined ? {} : { servername }),
+          ...(tlsOptions.ca === undefined ? {} : { ca: caList(tlsOptions.ca) }),
+          ...(tlsOptions.alpn === undefined ? {} : { ALPNProtocols: tlsOptions.alpn }),
+        });
+      }
     } catch (error) {
       // A bad port throws synchronously (ERR_SOCKET_BAD_PORT).
       return fail(error);
     }
-    socket.once("error", fail);
-    socket.once("connect", () => {
-      socket.off("error", fail);
-      resolve(new NodeStream(socket, options.noDelay ?? true));
+    const s = socket;
+    s.once("error", fail);
+    s.once("connect", () => (connected = true));
+    s.once(tlsOptions === undefined ? "connect" : "secureConnect", () => {
+      s.off("error", fail);
+      const local = address.transport === "unix" ? unixAddress("") : undefined;
+      resolve(new NodeStream(s, { noDelay: options.noDelay ?? true, local, remote: address }));
     });
   });
 }
@@ -89,37 +130,76 @@ export function connectStream(options: NodeConnectOptions): Promise<ByteStream> 
  * import { listenStreams } from "@nianbao/framed/node";
  *
  * const listener = await listenStreams({ port: 0 });
- * console.log(`listening on ${listener.address.port}`);
+ * console.log(`listening on ${listener.address}`);
  * ```
  */
-export function listenStreams(options: NodeListenOptions = {}): Promise<ByteListener> {
-  const listener = new NodeListener(options.noDelay ?? true);
-  return listener.listen(options).then(
-    () => listener,
-    (error) => {
-      const address = netAddress(options.hostname ?? "127.0.0.1", options.port ?? 0);
-      throw new ListenError(address, error);
-    },
-  );
+export async function listenStreams(options: NodeListenOptions = {}): Promise<ByteListener> {
+  const path = options.path;
+  try {
+    if (path === undefined) return await NodeListener.open(options);
+    return await listenUnixReclaiming(path, () => NodeListener.open(options), UNIX_PATHS);
+  } catch (error) {
+    const address = path !== undefined
+      ? unixAddress(path)
+      : netAddress(options.hostname ?? "127.0.0.1", options.port ?? 0);
+    throw new ListenError(address, error);
+  }
 }
+
+const UNIX_PATHS: UnixPathOps = {
+  isSocket(path) {
+    try {
+      return lstatSync(path).isSocket();
+    } catch {
+      return false;
+    }
+  },
+  isLive: (path) =>
+    new Promise((resolve) => {
+      const probe = net.connect({ path });
+      probe.once("connect", () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once("error", (error) => resolve(!isRefused(error)));
+    }),
+  remove: (path) => unlinkSync(path),
+};
 
 // ── Per-connection classes ───────────────────────────────────────────────────────────────────
 
+interface NodeStreamSettings {
+  noDelay: boolean;
+  /** Set for unix sockets, whose node:net socket has no address of its own to report. */
+  local?: Address;
+  remote?: Address;
+}
+
 class NodeStream implements ByteStream {
-  readonly localAddress: NetAddress;
-  readonly remoteAddress: NetAddress;
+  readonly localAddress: Address;
+  readonly remoteAddress: Address;
+  readonly tls: TlsInfo | undefined;
   readonly #socket: net.Socket;
   #handlers: ByteStreamHandlers | null = null;
   #earlyError: unknown = undefined;
   #closed = false;
 
-  constructor(socket: net.Socket, noDelay: boolean) {
+  constructor(socket: net.Socket, settings: NodeStreamSettings) {
     this.#socket = socket;
-    socket.setNoDelay(noDelay);
     // Nobody consumes yet: let TCP flow control hold the peer until start().
     socket.pause();
-    this.localAddress = netAddress(socket.localAddress ?? "", socket.localPort ?? 0);
-    this.remoteAddress = netAddress(socket.remoteAddress ?? "", socket.remotePort ?? 0);
+    if (settings.local !== undefined && settings.remote !== undefined) {
+      this.localAddress = settings.local;
+      this.remoteAddress = settings.remote;
+    } else {
+      socket.setNoDelay(settings.noDelay);
+      this.localAddress = netAddress(socket.localAddress ?? "", socket.localPort ?? 0);
+      this.remoteAddress = netAddress(socket.remoteAddress ?? "", socket.remotePort ?? 0);
+    }
+    if (socket instanceof tls.TLSSocket) {
+      const protocol = socket.alpnProtocol;
+      this.tls = { alpnProtocol: typeof protocol === "string" ? protocol : null };
+    }
     socket.on("close", () => (this.#closed = true));
     // An 'error' with no listener would crash the process, so listen from the first moment.
     socket.on("error", (error) => {
@@ -192,40 +272,83 @@ class NodeStream implements ByteStream {
 }
 
 class NodeListener implements ByteListener {
-  address: NetAddress = netAddress("", 0);
+  address: Address = netAddress("", 0);
   readonly #server: net.Server;
+  // Plain sockets are handed out as they connect; TLS ones once node:tls finished the handshake.
   readonly #accepted = new WaitQueue<ByteStream>();
+  readonly #handshakes: HandshakeQueue | null = null;
   #closed = false;
 
-  constructor(noDelay: boolean) {
-    this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
-      this.#accepted.push(new NodeStream(socket, noDelay));
-    });
+  private constructor(options: NodeListenOptions) {
+    const settings = { noDelay: options.noDelay ?? true };
+    const tlsOptions = options.tls;
+    if (options.path !== undefined) {
+      const local = unixAddress(options.path);
+      const remote = unixAddress("");
+      this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+        this.#accepted.push(new NodeStream(socket, { ...settings, local, remote }));
+      });
+    } else if (tlsOptions === undefined) {
+      this.#server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (socket) => {
+        this.#accepted.push(new NodeStream(socket, settings));
+      });
+    } else {
+      const handshakes = new HandshakeQueue(Infinity);
+      this.#handshakes = handshakes;
+      // No pauseOnConnect: a paused socket would never finish its handshake.
+      const server = tls.createServer({
+        allowHalfOpen: true,
+        cert: pemText(tlsOptions.cert),
+        key: pemText(tlsOptions.key),
+        handshakeTimeout: tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+        ...(tlsOptions.alpn === undefined ? {} : { ALPNProtocols: tlsOptions.alpn }),
+      });
+      server.on("secureConnection", (socket) => {
+        handshakes.succeeded(new NodeStream(socket, settings));
+      });
+      // The peer's address, read while the TCP socket is fresh: by 'tlsClientError' Deno's
+      // node:tls has already forgotten it (2.9.6, probed).
+      const peers = new WeakMap<object, Address>();
+      server.on("connection", (raw: net.Socket) => {
+        peers.set(raw, netAddress(raw.remoteAddress ?? "", raw.remotePort ?? 0));
+      });
+      // A failed or timed-out handshake (ERR_TLS_HANDSHAKE_TIMEOUT); node:tls destroys the socket.
+      server.on("tlsClientError", (error, socket) => {
+        const raw = (socket as { _parent?: object })._parent;
+        const remote = (raw === undefined ? undefined : peers.get(raw)) ??
+          netAddress(socket.remoteAddress ?? "", socket.remotePort ?? 0);
+        handshakes.fail(new TlsError(remote, error));
+      });
+      this.#server = server;
+    }
   }
 
-  listen(options: NodeListenOptions): Promise<void> {
+  /** Creates and binds a listener. */
+  static open(options: NodeListenOptions): Promise<NodeListener> {
+    const listener = new NodeListener(options);
+    const server = listener.#server;
     return new Promise((resolve, reject) => {
-      this.#server.once("error", reject);
-      this.#server.listen(
-        {
-          host: options.hostname ?? "127.0.0.1",
-          port: options.port ?? 0,
-          ...(options.reusePort ? { reusePort: true } : {}),
-        },
-        () => {
-          this.#server.off("error", reject);
-          // Accept failures (EMFILE and the like) must not crash the process; node retries.
-          this.#server.on("error", () => {});
-          const address = this.#server.address() as net.AddressInfo;
-          this.address = netAddress(address.address, address.port);
-          resolve();
-        },
-      );
+      server.once("error", reject);
+      const where = options.path !== undefined ? { path: options.path } : {
+        host: options.hostname ?? "127.0.0.1",
+        port: options.port ?? 0,
+        ...(options.reusePort ? { reusePort: true } : {}),
+      };
+      server.listen(where, () => {
+        server.off("error", reject);
+        // Accept failures (EMFILE and the like) must not crash the process; node retries.
+        server.on("error", () => {});
+        const address = server.address();
+        listener.address = typeof address === "string" || address === null
+          ? unixAddress(options.path ?? String(address))
+          : netAddress(address.address, address.port);
+        resolve(listener);
+      });
     });
   }
 
   accept(): Promise<ByteStream | null> {
-    return this.#accepted.next();
+    return this.#handshakes?.next() ?? this.#accepted.next();
   }
 
   close(): void {
@@ -233,6 +356,7 @@ class NodeListener implements ByteListener {
     this.#closed = true;
     this.#server.close();
     this.#accepted.close();
+    this.#handshakes?.close();
   }
 }
 

@@ -9,11 +9,11 @@
 
 import type { DatagramAdapter } from "../adapter.ts";
 import { datagramQueue } from "../_datagram_queue.ts";
-import type { NetAddress } from "../byte_stream.ts";
 import {
   type BindDatagramOptions,
   checkDatagram,
   type DatagramSocket,
+  type DatagramTarget,
   type ReceiveOptions,
 } from "../datagram.ts";
 import { netAddress } from "../net_address.ts";
@@ -44,18 +44,18 @@ export async function bindDatagram(options: BindDatagramOptions = {}): Promise<D
         const owned = data.byteOffset === 0 && data.buffer.byteLength === data.byteLength;
         queue.push({
           data: owned ? new Uint8Array(data.buffer, 0, data.byteLength) : new Uint8Array(data),
-          remote: netAddress(address, port),
+          remote: netAddress(address, port, "udp"),
         });
       },
     },
   });
   let closed = false;
   return {
-    address: netAddress(socket.hostname, socket.port),
+    address: netAddress(socket.hostname, socket.port, "udp"),
     get dropped(): number {
       return queue.dropped;
     },
-    send(data: Uint8Array, to: NetAddress): Promise<void> {
+    send(data: Uint8Array, to: DatagramTarget): Promise<void> {
       checkDatagram(data);
       // false means the kernel's buffer was full and the datagram was dropped: UDP promises nothing.
       socket.send(data, to.port, to.hostname);

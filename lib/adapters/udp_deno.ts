@@ -13,12 +13,12 @@
 import type { DatagramAdapter } from "../adapter.ts";
 import { datagramQueue } from "../_datagram_queue.ts";
 import type { WaitQueue } from "../_wait_queue.ts";
-import type { NetAddress } from "../byte_stream.ts";
 import {
   type BindDatagramOptions,
   checkDatagram,
   type Datagram,
   type DatagramSocket,
+  type DatagramTarget,
   type ReceiveOptions,
 } from "../datagram.ts";
 import { netAddress } from "../net_address.ts";
@@ -54,11 +54,11 @@ export function bindDatagram(options: BindDatagramOptions = {}): Promise<Datagra
   const state = { closed: false };
   void receiveLoop(conn, queue, state);
   return Promise.resolve({
-    address: netAddress(addr.hostname, addr.port),
+    address: netAddress(addr.hostname, addr.port, "udp"),
     get dropped(): number {
       return queue.dropped;
     },
-    async send(data: Uint8Array, to: NetAddress): Promise<void> {
+    async send(data: Uint8Array, to: DatagramTarget): Promise<void> {
       checkDatagram(data);
       await conn.send(data, { transport: "udp", hostname: to.hostname, port: to.port });
     },
@@ -84,7 +84,7 @@ async function receiveLoop(
     for (;;) {
       const [data, from] = await conn.receive(buffer);
       const remote = from as Deno.NetAddr;
-      queue.push({ data: data.slice(), remote: netAddress(remote.hostname, remote.port) });
+      queue.push({ data: data.slice(), remote: netAddress(remote.hostname, remote.port, "udp") });
     }
   } catch (error) {
     // close() makes the pending receive reject (Interrupted or BadResource): that is the end.

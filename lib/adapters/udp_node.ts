@@ -10,11 +10,11 @@
 import type { DatagramAdapter } from "../adapter.ts";
 import * as dgram from "node:dgram";
 import { datagramQueue } from "../_datagram_queue.ts";
-import type { NetAddress } from "../byte_stream.ts";
 import {
   type BindDatagramOptions,
   checkDatagram,
   type DatagramSocket,
+  type DatagramTarget,
   type ReceiveOptions,
 } from "../datagram.ts";
 import { netAddress } from "../net_address.ts";
@@ -42,7 +42,7 @@ export async function bindDatagram(options: BindDatagramOptions = {}): Promise<D
     const owned = data.byteOffset === 0 && data.buffer.byteLength === data.byteLength;
     queue.push({
       data: owned ? new Uint8Array(data.buffer, 0, data.byteLength) : new Uint8Array(data),
-      remote: netAddress(remote.address, remote.port),
+      remote: netAddress(remote.address, remote.port, "udp"),
     });
   });
   socket.on("error", () => {}); // a UDP send error concerns one datagram, never the socket
@@ -56,11 +56,11 @@ export async function bindDatagram(options: BindDatagramOptions = {}): Promise<D
   const address = socket.address();
   let closed = false;
   return {
-    address: netAddress(address.address, address.port),
+    address: netAddress(address.address, address.port, "udp"),
     get dropped(): number {
       return queue.dropped;
     },
-    send(data: Uint8Array, to: NetAddress): Promise<void> {
+    send(data: Uint8Array, to: DatagramTarget): Promise<void> {
       checkDatagram(data);
       return new Promise((resolve, reject) =>
         socket.send(data, to.port, to.hostname, (error) => (error ? reject(error) : resolve()))
