@@ -6,6 +6,7 @@
  */
 
 import type { Writer } from "./send.ts";
+import type { TlsConnectOptions } from "./tls.ts";
 
 /**
  * A host and port. The addresses framed hands out (`localAddress`, `remoteAddress`, a listener's
@@ -95,6 +96,15 @@ export interface ByteStream extends Writer {
   closeWrite(): Promise<void>;
   /** Closes both directions now. Idempotent. */
   close(): void;
+  /**
+   * Starts TLS on this plain TCP connection as the client (STARTTLS) and returns the TLS stream
+   * once its handshake has succeeded; this stream is then done with (closing it does nothing).
+   * Call it only while nothing is being read (paused, or not started): the handshake's bytes must
+   * reach the runtime's TLS, not this stream. The name checked defaults to the hostname
+   * connected to. Absent where the transport cannot (unix sockets, in-memory streams).
+   * @throws {TlsError} When the handshake fails; the connection is closed.
+   */
+  startTls?(options: TlsConnectOptions): Promise<ByteStream>;
 }
 
 /**

@@ -43,6 +43,19 @@ function defaultSizeOf(frame: unknown): number {
 interface Waiter<T> {
   resolve(frame: T | null): void;
   reject(error: unknown): void;
+  /** Stop reading from the socket once this waiter has its frame (`pauseAfter`). */
+  pauseAfter?: boolean;
+}
+
+/** Options of {@linkcode FrameReader.readFrame}. */
+export interface ReadFrameOptions {
+  /**
+   * Stop reading from the socket as soon as this frame has arrived, before any further bytes are
+   * read, until `resumeReading()` (or `startTls()` on a `FramedConn`). For the last plaintext
+   * frame of a STARTTLS exchange: what follows it is the TLS handshake, which must stay in the
+   * socket. Default `false`.
+   */
+  pauseAfter?: boolean;
 }
 
 /**
@@ -104,6 +117,8 @@ export class FrameReader<T> implements AsyncIterable<T> {
   // Pausing: the queue is over the high-water mark, or the owner holds reading (replies unread).
   #overHighWaterMark = false;
   #held = false;
+  // Stopped by readFrame({ pauseAfter: true }) until resumeReading() or handOver().
+  #stopped = false;
   // Lending: frames handed out may view the adapter's buffer, so reading waits for the next ask.
   #lent = false;
   #paused = false;
@@ -135,14 +150,20 @@ export class FrameReader<T> implements AsyncIterable<T> {
 
   /**
    * Reads the next frame.
+   * @param options `pauseAfter`: stop reading from the socket once this frame has arrived.
    * @returns The frame, or `null` after a clean end of stream or `end()`.
    * @throws {FramedError} On a decode error, an end of stream mid-frame, or a connection failure.
    */
-  readFrame(): Promise<T | null> {
+  readFrame(options: ReadFrameOptions = {}): Promise<T | null> {
     if (this.#handler !== null) {
       return Promise.reject(new TypeError("this connection delivers frames to onFrame()"));
     }
-    if (this.#head < this.#frames.length) return Promise.resolve(this.#dequeue());
+    const pauseAfter = options.pauseAfter ?? false;
+    if (this.#head < this.#frames.length) {
+      const frame = this.#dequeue();
+      if (pauseAfter) this.#stop();
+      return Promise.resolve(frame);
+    }
     if (this.#lent) {
       // Every lent frame is done with: the adapter may read into its buffer again.
       this.#lent = false;
@@ -152,8 +173,45 @@ export class FrameReader<T> implements AsyncIterable<T> {
     if (done !== null) {
       return "error" in done ? Promise.reject(done.error) : Promise.resolve(null);
     }
+    if (this.#stopped) this.resumeReading();
     this.#start();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject }));
+    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject, pauseAfter }));
+  }
+
+  /** Reads from the socket again after `readFrame({ pauseAfter: true })`. */
+  resumeReading(): void {
+    if (!this.#stopped) return;
+    this.#stopped = false;
+    this.#applyPause();
+  }
+
+  /**
+   * Gives the stream up without closing it, for a STARTTLS upgrade: readers get `null` from now
+   * on and the reader never touches the stream again.
+   * @returns 0 when nothing had arrived past the last frame handed out, else a positive estimate
+   * of the bytes that had (queued frames and a partial one): in a STARTTLS exchange that is
+   * plaintext injected before the handshake, and the caller must drop the connection.
+   * @throws {TypeError} While `onFrame` or a `for await` loop reads, or when reading was not
+   * stopped with `readFrame({ pauseAfter: true })` after it started.
+   */
+  handOver(): number {
+    if (this.#handler !== null || this.#iterating > 0) {
+      throw new TypeError("the connection cannot change hands while onFrame() or for await reads");
+    }
+    if (this.#started && !this.#stopped && this.#done === null) {
+      throw new TypeError(
+        "read the last plaintext frame with readFrame({ pauseAfter: true }) before starting TLS",
+      );
+    }
+    const leftover = this.#queuedBytes + (this.#decoder?.bufferedBytes ?? 0);
+    this.#released = true;
+    this.#finish({});
+    return leftover;
+  }
+
+  #stop(): void {
+    this.#stopped = true;
+    this.#applyPause();
   }
 
   /** Iterates over frames until a clean end of stream; throws what `readFrame` throws. */
@@ -292,7 +350,10 @@ export class FrameReader<T> implements AsyncIterable<T> {
     if (this.#handler !== null) {
       this.#handler(frame);
     } else if (this.#waiters.length > 0) {
-      this.#waiters.shift()!.resolve(frame);
+      const waiter = this.#waiters.shift()!;
+      // Paused inside the adapter's data callback, so it issues no further read.
+      if (waiter.pauseAfter) this.#stop();
+      waiter.resolve(frame);
     } else {
       this.#frames.push(frame);
       this.#queuedBytes += this.#sizeOf(frame);
@@ -370,7 +431,8 @@ export class FrameReader<T> implements AsyncIterable<T> {
 
   #applyPause(): void {
     if (!this.#started || this.#released) return;
-    const pause = !this.#discarding && (this.#overHighWaterMark || this.#held || this.#lent);
+    const pause = !this.#discarding &&
+      (this.#overHighWaterMark || this.#held || this.#lent || this.#stopped);
     if (pause === this.#paused) return;
     this.#paused = pause;
     if (pause) this.#stream.pause();

@@ -8,9 +8,10 @@
  */
 
 import type { Address, ByteStream, TlsInfo } from "./byte_stream.ts";
+import type { TlsConnectOptions } from "./tls.ts";
 import type { Codec } from "./codec.ts";
-import { ConnectionClosedError, IdleTimeoutError } from "./errors.ts";
-import { FrameReader } from "./frame_reader.ts";
+import { ConnectionClosedError, IdleTimeoutError, TlsError } from "./errors.ts";
+import { FrameReader, type ReadFrameOptions } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
 
 /** Options of {@linkcode FramedConn}. */
@@ -95,6 +96,7 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
 
   readonly #reader: FrameReader<T>;
   readonly #writer: FrameWriter<T>;
+  readonly #options: FramedConnOptions;
   readonly #lingerTimeout: number;
   // #closing is close()'s promise; #released once the socket itself is closed.
   #closing: Promise<void> | null = null;
@@ -110,6 +112,7 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
   constructor(stream: ByteStream, codec: Codec<T>, options: FramedConnOptions = {}) {
     this.stream = stream;
     this.codec = codec;
+    this.#options = options;
     this.#lingerTimeout = options.lingerTimeout ?? DEFAULT_LINGER_TIMEOUT;
     this.#reader = new FrameReader(stream, codec, {
       readHighWaterMark: options.readHighWaterMark,
@@ -152,11 +155,19 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
 
   /**
    * Reads the next frame.
+   * @param options `pauseAfter: true` stops reading from the socket once this frame has arrived,
+   * until {@linkcode FramedConn.resumeReading} or {@linkcode FramedConn.startTls}: for the last
+   * plaintext frame of a STARTTLS exchange.
    * @returns The frame, or `null` after a clean end of stream or a local `close()`/`abort()`.
    * @throws {FramedError} On a decode error, an end of stream mid-frame, or a connection failure.
    */
-  readFrame(): Promise<T | null> {
-    return this.#reader.readFrame();
+  readFrame(options?: ReadFrameOptions): Promise<T | null> {
+    return this.#reader.readFrame(options);
+  }
+
+  /** Reads from the socket again after `readFrame({ pauseAfter: true })` (TLS was refused). */
+  resumeReading(): void {
+    this.#reader.resumeReading();
   }
 
   /** Iterates over frames until a clean end of stream; throws what `readFrame` throws. */
@@ -315,6 +326,59 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
         reason === undefined ? undefined : { cause: reason },
       ),
     );
+  }
+
+  // ── STARTTLS ───────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * Starts TLS on this connection as the client (STARTTLS, as in SMTP, IMAP, XMPP or PostgreSQL):
+   * flushes what was written, hands the socket to the runtime's TLS, verifies the server's
+   * certificate and returns the connection as a new `FramedConn` (same codec and options). This
+   * one is done with: it reads `null`, its `write()` throws, and closing it does nothing.
+   *
+   * Read the last plaintext frame (the server's "go ahead") with `readFrame({ pauseAfter: true })`:
+   * the handshake that follows must stay in the socket for TLS to read. Anything that arrived
+   * after that frame is plaintext injected before the handshake (the STARTTLS injection attack,
+   * CVE-2011-0411): the connection is aborted and a `TlsError` thrown.
+   *
+   * @param options The CA to trust, the name to check (default: the hostname connected to), ALPN.
+   * @returns The connection over TLS, once the handshake has succeeded.
+   * @throws {TlsError} When the handshake fails or plaintext followed the last frame; the
+   * connection is closed.
+   * @throws {TypeError} When the stream cannot start TLS (a unix socket, an in-memory stream, a
+   * connection already TLS), or reading was not stopped with `pauseAfter`.
+   *
+   * @example The client side of a STARTTLS exchange
+   * ```ts ignore
+   * import { connect, delimiter } from "@nianbao/framed";
+   *
+   * const conn = await connect({ hostname: "mail.example.com", port: 587, codec: delimiter("\r\n") });
+   * await conn.writeFrame(new TextEncoder().encode("STARTTLS"));
+   * const reply = await conn.readFrame({ pauseAfter: true });
+   * const secure = await conn.startTls(); // verifies mail.example.com's certificate
+   * ```
+   */
+  async startTls(options: TlsConnectOptions = {}): Promise<FramedConn<T>> {
+    const startTls = this.stream.startTls;
+    if (startTls === undefined || this.stream.tls !== undefined) {
+      throw new TypeError("this connection cannot start TLS (not a plain TCP socket)");
+    }
+    if (this.closed) throw new ConnectionClosedError();
+    await this.#writer.flush();
+    const leftover = this.#reader.handOver();
+    // From here on the old connection owns nothing: closing it must not touch the socket.
+    this.#released = true;
+    this.#closing = Promise.resolve();
+    this.#writer.close(new ConnectionClosedError("the connection moved to TLS"));
+    if (leftover > 0) {
+      this.stream.close();
+      throw new TlsError(
+        this.stream.remoteAddress,
+        new Error("bytes arrived after the last plaintext frame, before the TLS handshake"),
+      );
+    }
+    const secure = await startTls.call(this.stream, options);
+    return new FramedConn(secure, this.codec, this.#options);
   }
 
   /** Closes gracefully at the end of an `await using` scope; see {@linkcode FramedConn.close}. */

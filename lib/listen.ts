@@ -7,7 +7,7 @@
 
 import { AcceptBackoff, isPeerAcceptError } from "./_accept_backoff.ts";
 import { codecOrDefault } from "./_default_codec.ts";
-import type { ListenStreamsOptions, UnixListenOptions } from "./adapter.ts";
+import type { ListenStreamsOptions, TcpListenOptions, UnixListenOptions } from "./adapter.ts";
 import type { Address, ByteListener, NetAddress, UnixAddress } from "./byte_stream.ts";
 import type { Codec } from "./codec.ts";
 import { FramedConn, type FramedConnOptions } from "./framed_conn.ts";
@@ -59,11 +59,29 @@ export interface FramedListener<T, A extends Address = NetAddress>
  * ```
  */
 export function listenStreams(
+  options?: TcpListenOptions & { api?: SocketApi },
+): Promise<ByteListener<NetAddress>>;
+/**
+ * Listens on a unix domain socket and hands out raw {@linkcode ByteStream}s. A socket file left by
+ * a dead process is taken over; a live one fails with EADDRINUSE.
+ *
+ * @param options The socket file's `path`, and which socket API to use.
+ * @returns The listener; its address prints as `unix:PATH`.
+ * @throws {ListenError} Naming `unix:PATH`, when it cannot listen.
+ *
+ * @example
+ * ```ts
+ * import { listenStreams } from "@nianbao/framed";
+ *
+ * const path = `/tmp/framed-example-${crypto.randomUUID()}.sock`;
+ * const listener = await listenStreams({ path });
+ * if (`${listener.address}` !== `unix:${path}`) throw new Error(`${listener.address}`);
+ * listener.close();
+ * ```
+ */
+export function listenStreams(
   options: UnixListenOptions & { api?: SocketApi },
 ): Promise<ByteListener<UnixAddress>>;
-export function listenStreams(
-  options?: ListenStreamsOptions & { api?: SocketApi },
-): Promise<ByteListener<NetAddress>>;
 export async function listenStreams(
   options: ListenStreamsOptions & { api?: SocketApi } = {},
 ): Promise<ByteListener> {
@@ -72,9 +90,10 @@ export async function listenStreams(
 }
 
 /**
- * Listens for framed connections. Iterating over the listener ends only when it is closed: a peer
- * that resets before it is accepted is skipped, and running out of file descriptors (EMFILE)
- * pauses accepting briefly (10 ms, doubling up to 1 s) instead of ending the loop.
+ * Listens for framed connections over TCP, or TLS with `tls: { cert, key }`. Iterating over the
+ * listener ends only when it is closed: a peer that resets before it is accepted, or whose TLS
+ * handshake fails, is skipped, and running out of file descriptors (EMFILE) pauses accepting
+ * briefly (10 ms, doubling up to 1 s) instead of ending the loop.
  *
  * @param options Where to listen, the framing, backpressure and timeouts.
  * @returns A listener; iterate over it to accept connections.
@@ -96,15 +115,35 @@ export async function listenStreams(
  * ```
  */
 export function listen<T = Uint8Array>(
+  options?: TcpListenOptions & ListenFramingOptions<T>,
+): Promise<FramedListener<T, NetAddress>>;
+/**
+ * Listens for framed connections on a unix domain socket; otherwise as over TCP.
+ *
+ * @param options The socket file's `path`, the framing, backpressure and timeouts.
+ * @returns A listener; iterate over it to accept connections.
+ * @throws {ListenError} Naming `unix:PATH`, when it cannot listen.
+ *
+ * @example
+ * ```ts
+ * import { connect, listen } from "@nianbao/framed";
+ *
+ * const path = `/tmp/framed-example-${crypto.randomUUID()}.sock`;
+ * await using listener = await listen({ path });
+ * await using client = await connect({ path });
+ * const server = (await listener.accept())!;
+ * await client.writeFrame(new Uint8Array([9]));
+ * if (String(await server.readFrame()) !== "9") throw new Error("nothing arrived");
+ * await server.close();
+ * ```
+ */
+export function listen<T = Uint8Array>(
   options: UnixListenOptions & ListenFramingOptions<T>,
 ): Promise<FramedListener<T, UnixAddress>>;
-export function listen<T = Uint8Array>(
-  options?: ListenOptions<T>,
-): Promise<FramedListener<T, NetAddress>>;
 export async function listen<T = Uint8Array>(
   options: ListenOptions<T> = {},
 ): Promise<FramedListener<T, Address>> {
-  const listener: ByteListener = await listenStreams(options as ListenStreamsOptions);
+  const listener = await (await loadStreamAdapter(options.api)).listenStreams(options);
   const codec = codecOrDefault(options.codec);
   const accept = async (): Promise<FramedConn<T> | null> => {
     const stream = await listener.accept();

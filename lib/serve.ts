@@ -7,13 +7,13 @@
 
 import { AcceptBackoff, isPeerAcceptError } from "./_accept_backoff.ts";
 import { codecOrDefault } from "./_default_codec.ts";
-import type { UnixListenOptions } from "./adapter.ts";
+import type { TcpListenOptions, UnixListenOptions } from "./adapter.ts";
 import type { Address, ByteListener, NetAddress, UnixAddress } from "./byte_stream.ts";
 import { TlsError } from "./errors.ts";
 import type { Codec } from "./codec.ts";
 import { FramedConn, type FramedConnOptions } from "./framed_conn.ts";
 import type { ListenFramingOptions, ListenOptions } from "./listen.ts";
-import { listenStreams } from "./listen.ts";
+import { loadStreamAdapter } from "./runtime.ts";
 
 /** Options of {@linkcode serveListener} (and of `serve`, which adds where to listen). */
 export interface ServeHandlerOptions<T> extends FramedConnOptions {
@@ -191,9 +191,9 @@ export type ServeHandlingOptions<T> =
 export type ServeOptions<T> = ListenOptions<T> & ServeHandlingOptions<T>;
 
 /**
- * Listens and serves: every connection runs `handler` concurrently; a bad frame, a peer reset or a
- * handler throw closes only that connection and reaches `onError`. Binds 127.0.0.1 unless told
- * otherwise. Abort `signal` (or call `shutdown()`, or leave an `await using` scope) to stop
+ * Listens and serves, over TCP or, with `tls: { cert, key }`, TLS: every connection runs
+ * `handler` concurrently; a bad frame, a peer reset, a failed handshake or a handler throw closes
+ * only that connection and reaches `onError`. Binds 127.0.0.1 unless told otherwise. Abort `signal` (or call `shutdown()`, or leave an `await using` scope) to stop
  * gracefully.
  *
  * @param options Where to listen, the framing, the handler and error reporting.
@@ -218,12 +218,36 @@ export type ServeOptions<T> = ListenOptions<T> & ServeHandlingOptions<T>;
  * ```
  */
 export function serve<T = Uint8Array>(
+  options: TcpListenOptions & ServeHandlingOptions<T>,
+): Promise<Server<NetAddress>>;
+/**
+ * Listens on a unix domain socket and serves, as over TCP. A socket file left by a dead process
+ * is taken over; a live one fails with EADDRINUSE. The file is removed at shutdown.
+ *
+ * @param options The socket file's `path`, the framing, the handler and error reporting.
+ * @returns The running server; its address prints as `unix:PATH`.
+ * @throws {ListenError} Naming `unix:PATH`, when it cannot listen.
+ *
+ * @example A framed echo server for local clients
+ * ```ts
+ * import { connect, serve } from "@nianbao/framed";
+ *
+ * const path = `/tmp/framed-example-${crypto.randomUUID()}.sock`;
+ * await using server = await serve({
+ *   path,
+ *   handler: async (conn) => {
+ *     for await (const frame of conn) conn.write(frame);
+ *   },
+ * });
+ * await using client = await connect({ path });
+ * await client.writeFrame(new Uint8Array([7]));
+ * if (String(await client.readFrame()) !== "7") throw new Error("no echo");
+ * ```
+ */
+export function serve<T = Uint8Array>(
   options: UnixListenOptions & ServeHandlingOptions<T>,
 ): Promise<Server<UnixAddress>>;
-export function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<Server<NetAddress>>;
 export async function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<Server<Address>> {
-  const listener: ByteListener = await listenStreams(
-    options as ServeOptions<T> & { path: undefined },
-  );
+  const listener = await (await loadStreamAdapter(options.api)).listenStreams(options);
   return serveListener(listener, { ...options, codec: codecOrDefault(options.codec) });
 }

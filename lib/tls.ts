@@ -33,6 +33,11 @@ export interface TlsConnectOptions {
   servername?: string;
   /** ALPN protocols to offer, most preferred first. */
   alpn?: string[];
+  /**
+   * Milliseconds the handshake may take before the connection is dropped with a `TlsError`, so
+   * a server that accepts and never answers cannot hang `connect()`. Default 10,000.
+   */
+  handshakeTimeout?: number;
 }
 
 /**
@@ -63,18 +68,4 @@ export interface TlsListenOptions {
    * that connect and say nothing cannot pile up. Default 10,000.
    */
   handshakeTimeout?: number;
-}
-
-/** @internal The default of {@linkcode TlsListenOptions.handshakeTimeout}. */
-export const DEFAULT_HANDSHAKE_TIMEOUT = 10_000;
-
-/** @internal PEM bytes as text (Deno wants strings). */
-export function pemText(pem: Pem): string {
-  return typeof pem === "string" ? pem : new TextDecoder().decode(pem);
-}
-
-/** @internal `ca` as a list of PEM texts. */
-export function caList(ca: Pem | Pem[] | undefined): string[] | undefined {
-  if (ca === undefined) return undefined;
-  return (Array.isArray(ca) ? ca : [ca]).map(pemText);
 }

@@ -19,14 +19,14 @@
  * @module
  */
 
-import { unlinkSync } from "node:fs";
-import { lstatSync } from "node:fs";
+import { lstatSync, unlinkSync } from "node:fs";
 import type { ConnectStreamOptions, ListenStreamsOptions, StreamAdapter } from "../adapter.ts";
 import type {
   Address,
   ByteListener,
   ByteStream,
   ByteStreamHandlers,
+  NetAddress,
   TlsInfo,
 } from "../byte_stream.ts";
 import { HandshakeQueue } from "../_handshake_queue.ts";
@@ -34,7 +34,8 @@ import { isRefused, listenUnixReclaiming, type UnixPathOps } from "../_unix_sock
 import { WaitQueue } from "../_wait_queue.ts";
 import { ConnectError, ConnectionClosedError, ListenError, TlsError } from "../errors.ts";
 import { netAddress, unixAddress } from "../net_address.ts";
-import { caList, DEFAULT_HANDSHAKE_TIMEOUT, pemText, type TlsConnectOptions } from "../tls.ts";
+import { caList, DEFAULT_HANDSHAKE_TIMEOUT, handshakeWithin, pemText } from "../_tls_internal.ts";
+import type { TlsConnectOptions } from "../tls.ts";
 import {
   bun,
   type BunListener as BunServer,
@@ -80,6 +81,7 @@ export async function connectStream(options: BunConnectOptions): Promise<ByteStr
   const socket = socketHandler((s) => (stream = s), {
     noDelay: options.path === undefined && (options.noDelay ?? true),
     tls: tls !== undefined,
+    ...(address.transport === "tcp" ? { hostname: address.hostname } : {}),
     ...(address.transport === "unix" ? { unix: { local: unixAddress(""), remote: address } } : {}),
   });
   try {
@@ -103,8 +105,9 @@ export async function connectStream(options: BunConnectOptions): Promise<ByteStr
   if (tls !== undefined) {
     // Bun.connect resolves once TCP is connected; the handshake (and the certificate check,
     // rejectUnauthorized) ends in the `handshake` callback.
+    const timeout = tls.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
     try {
-      await stream!.handshaken;
+      await handshakeWithin(timeout, stream!.handshaken, () => stream!.close());
     } catch (error) {
       stream!.close();
       throw new TlsError(address, error);
@@ -191,6 +194,8 @@ const UNIX_PATHS: UnixPathOps = {
 interface SocketSettings {
   noDelay: boolean;
   tls: boolean;
+  /** The hostname a client connected to: what a STARTTLS upgrade checks by default. */
+  hostname?: string;
   /** A unix socket's ends: Bun reports null for a unix socket's addresses (1.4.5, probed). */
   unix?: { local: Address; remote: Address };
 }
@@ -224,6 +229,10 @@ class BunStream implements ByteStream {
   readonly handshaken: Promise<void>;
   #handshakeDone: ((error?: unknown) => void) | null = null;
   readonly #socket: BunSocket;
+  readonly #settings: SocketSettings;
+  // After a STARTTLS upgrade the raw socket still calls this stream's callbacks (with ciphertext:
+  // Bun 1.4.5, probed); they are ignored from then on.
+  #movedToTls = false;
   #handlers: ByteStreamHandlers | null = null;
   // What arrived before start(): kept, in order, so no byte is lost.
   #early: Uint8Array[] = [];
@@ -234,6 +243,7 @@ class BunStream implements ByteStream {
 
   constructor(socket: BunSocket, settings: SocketSettings) {
     this.#socket = socket;
+    this.#settings = settings;
     if (settings.noDelay) socket.setNoDelay(true);
     if (settings.unix !== undefined) {
       this.localAddress = settings.unix.local;
@@ -275,6 +285,7 @@ class BunStream implements ByteStream {
   }
 
   onData(chunk: Uint8Array): void {
+    if (this.#movedToTls) return;
     // Bun hands out a fresh Buffer per event, so frames may point into it for good.
     const bytes = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.#handlers === null) this.#early.push(bytes);
@@ -306,11 +317,13 @@ class BunStream implements ByteStream {
   }
 
   onEnd(): void {
+    if (this.#movedToTls) return;
     if (this.#handlers === null) this.#earlyEnd ??= {};
     else this.#handlers.end();
   }
 
   onClose(error?: unknown): void {
+    if (this.#movedToTls) return;
     const wasClosed = this.#closed;
     this.#closed = true;
     this.#handshakeDone?.(
@@ -353,6 +366,35 @@ class BunStream implements ByteStream {
     // shutdown() with no argument sends FIN and keeps reading (end() would close both ways).
     if (!this.#closed) this.#socket.shutdown();
     return Promise.resolve();
+  }
+
+  // Bun's upgradeTLS wraps the open socket in TLS and calls the new handler's `open` at once
+  // (1.4.5, probed); the handshake then ends in `handshake`, as for Bun.connect with `tls`.
+  async startTls(options: TlsConnectOptions): Promise<ByteStream> {
+    if (this.#closed || this.tls !== undefined || this.#settings.unix !== undefined) {
+      throw new TypeError("only an open plain TCP connection can start TLS");
+    }
+    this.#closed = true;
+    this.#movedToTls = true;
+    const remote = this.remoteAddress as NetAddress;
+    const hostname = this.#settings.hostname ?? remote.hostname;
+    let stream: BunStream | undefined;
+    try {
+      this.#socket.upgradeTLS<BunStream | undefined>({
+        data: undefined,
+        tls: clientTls(options, hostname),
+        socket: socketHandler((s) => (stream = s), { noDelay: false, tls: true, hostname }),
+      });
+      if (stream === undefined) throw new Error("Bun did not open the TLS socket");
+      const opened = stream;
+      const timeout = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+      await handshakeWithin(timeout, opened.handshaken, () => opened.close());
+    } catch (error) {
+      stream?.close();
+      this.#socket.end();
+      throw new TlsError(remote, error);
+    }
+    return stream;
   }
 
   close(): void {

@@ -36,12 +36,7 @@
 import { isPeerAcceptError } from "../_accept_backoff.ts";
 import { HandshakeQueue } from "../_handshake_queue.ts";
 import { isRefused, listenUnixReclaiming, type UnixPathOps } from "../_unix_socket.ts";
-import type {
-  ConnectStreamOptions,
-  ListenStreamsOptions,
-  StreamAdapter,
-  TcpConnectOptions,
-} from "../adapter.ts";
+import type { ConnectStreamOptions, ListenStreamsOptions, StreamAdapter } from "../adapter.ts";
 import type {
   Address,
   ByteListener,
@@ -52,7 +47,8 @@ import type {
 } from "../byte_stream.ts";
 import { ConnectError, ConnectionClosedError, ListenError, TlsError } from "../errors.ts";
 import { netAddress as makeNetAddress, unixAddress } from "../net_address.ts";
-import { caList, DEFAULT_HANDSHAKE_TIMEOUT, pemText, type TlsListenOptions } from "../tls.ts";
+import { caList, DEFAULT_HANDSHAKE_TIMEOUT, handshakeWithin, pemText } from "../_tls_internal.ts";
+import type { TlsConnectOptions, TlsListenOptions } from "../tls.ts";
 
 // ── Types ────────────────────────────────────────────────────────────────────────────────────
 
@@ -113,7 +109,10 @@ export async function connectStream(options: DenoConnectOptions): Promise<ByteSt
   } catch (error) {
     throw new ConnectError(makeNetAddress(hostname, options.port), withLookupCode(error));
   }
-  if (!options.tls) return fromDenoConn(conn, options);
+  if (!options.tls) {
+    if (options.noDelay ?? true) conn.setNoDelay(true);
+    return new DenoStream(conn, options.readBufferSize ?? DEFAULT_READ_BUFFER, undefined, hostname);
+  }
   return await startTls(conn, options.tls === true ? {} : options.tls, hostname, options);
 }
 
@@ -122,7 +121,7 @@ export async function connectStream(options: DenoConnectOptions): Promise<ByteSt
 // here, so a certificate that does not verify fails connect() instead of the first read.
 async function startTls(
   tcp: Deno.TcpConn,
-  tls: { ca?: TcpConnectOptionsTls["ca"]; servername?: string; alpn?: string[] },
+  tls: TlsConnectOptions,
   hostname: string,
   options: DenoReadOptions & { noDelay?: boolean },
 ): Promise<ByteStream> {
@@ -130,13 +129,17 @@ async function startTls(
   if (options.noDelay ?? true) tcp.setNoDelay(true);
   let conn: Deno.TlsConn | undefined;
   try {
-    conn = await Deno.startTls(tcp, {
-      hostname: tls.servername ?? hostname,
-      caCerts: caList(tls.ca),
-      alpnProtocols: tls.alpn,
-    });
-    const info = await conn.handshake();
-    return new DenoStream(conn, options.readBufferSize ?? DEFAULT_READ_BUFFER, {
+    const handshake = (async () => {
+      conn = await Deno.startTls(tcp, {
+        hostname: tls.servername ?? hostname,
+        caCerts: caList(tls.ca),
+        alpnProtocols: tls.alpn,
+      });
+      return await conn.handshake();
+    })();
+    const timeout = tls.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    const info = await handshakeWithin(timeout, handshake, () => closeQuietly(conn ?? tcp));
+    return new DenoStream(conn!, options.readBufferSize ?? DEFAULT_READ_BUFFER, {
       alpnProtocol: info.alpnProtocol,
     });
   } catch (error) {
@@ -144,8 +147,6 @@ async function startTls(
     throw new TlsError(remote, error);
   }
 }
-
-type TcpConnectOptionsTls = Exclude<TcpConnectOptions["tls"], boolean | undefined>;
 
 function closeQuietly(closer: { close(): void }): void {
   try {
@@ -295,8 +296,12 @@ class DenoStream implements ByteStream {
   #ended = false;
   #closed = false;
 
-  constructor(conn: Deno.Conn, readBufferSize: number, tls?: TlsInfo) {
+  // The name a STARTTLS upgrade checks by default: the hostname connected to, when known.
+  readonly #hostname: string | undefined;
+
+  constructor(conn: Deno.Conn, readBufferSize: number, tls?: TlsInfo, hostname?: string) {
     this.#conn = conn;
+    this.#hostname = hostname;
     this.#maxSize = Math.max(1, readBufferSize);
     this.#size = this.#minSize = Math.min(MIN_READ_BUFFER, this.#maxSize);
     this.localAddress = address(conn.localAddr);
@@ -383,6 +388,28 @@ class DenoStream implements ByteStream {
 
   closeWrite(): Promise<void> {
     return this.#conn.closeWrite();
+  }
+
+  // Deno.startTls takes the connection's resource, and fails with Busy ("TCP stream is currently
+  // in use", 2.9.6, probed) while a read is pending on it; nothing can cancel that read. So the
+  // read loop must have stopped: FrameReader pauses it inside the data callback of the last
+  // plaintext frame (readFrame({ pauseAfter: true })), before another read is issued.
+  startTls(options: TlsConnectOptions): Promise<ByteStream> {
+    if (this.#reading) {
+      return Promise.reject(
+        new TypeError("a read is pending: stop reading after the last plaintext frame first"),
+      );
+    }
+    if (this.#closed || this.tls !== undefined || this.#conn.remoteAddr.transport !== "tcp") {
+      return Promise.reject(new TypeError("only an open plain TCP connection can start TLS"));
+    }
+    // The socket now belongs to the TLS stream: closing this one must not touch it.
+    this.#closed = true;
+    const remote = this.remoteAddress as NetAddress;
+    return startTls(this.#conn as Deno.TcpConn, options, this.#hostname ?? remote.hostname, {
+      readBufferSize: this.#maxSize,
+      noDelay: false,
+    });
   }
 
   close(): void {

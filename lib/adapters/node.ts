@@ -41,7 +41,8 @@ import { isRefused, listenUnixReclaiming, type UnixPathOps } from "../_unix_sock
 import { WaitQueue } from "../_wait_queue.ts";
 import { ConnectError, ConnectionClosedError, ListenError, TlsError } from "../errors.ts";
 import { netAddress, unixAddress } from "../net_address.ts";
-import { caList, DEFAULT_HANDSHAKE_TIMEOUT, pemText } from "../tls.ts";
+import { caList, DEFAULT_HANDSHAKE_TIMEOUT, pemText } from "../_tls_internal.ts";
+import type { TlsConnectOptions } from "../tls.ts";
 
 // ── Types ────────────────────────────────────────────────────────────────────────────────────
 
@@ -110,11 +111,23 @@ export function connectStream(options: NodeConnectOptions): Promise<ByteStream> 
     }
     const s = socket;
     s.once("error", fail);
-    s.once("connect", () => (connected = true));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    s.once("connect", () => {
+      connected = true;
+      if (tlsOptions === undefined) return;
+      // A server that accepts and never answers the ClientHello must not hang connect().
+      const ms = tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+      timer = setTimeout(() => fail(new Error(`no handshake within ${ms} ms`)), ms);
+    });
+    s.once("close", () => clearTimeout(timer));
     s.once(tlsOptions === undefined ? "connect" : "secureConnect", () => {
+      clearTimeout(timer);
       s.off("error", fail);
       const local = address.transport === "unix" ? unixAddress("") : undefined;
-      resolve(new NodeStream(s, { noDelay: options.noDelay ?? true, local, remote: address }));
+      const hostname = address.transport === "tcp" ? address.hostname : undefined;
+      resolve(
+        new NodeStream(s, { noDelay: options.noDelay ?? true, local, remote: address, hostname }),
+      );
     });
   });
 }
@@ -170,6 +183,8 @@ const UNIX_PATHS: UnixPathOps = {
 
 interface NodeStreamSettings {
   noDelay: boolean;
+  /** The hostname a client connected to: what a STARTTLS upgrade checks by default. */
+  hostname?: string;
   /** Set for unix sockets, whose node:net socket has no address of its own to report. */
   local?: Address;
   remote?: Address;
@@ -180,12 +195,15 @@ class NodeStream implements ByteStream {
   readonly remoteAddress: Address;
   readonly tls: TlsInfo | undefined;
   readonly #socket: net.Socket;
+  readonly #settings: NodeStreamSettings;
+  #movedToTls = false;
   #handlers: ByteStreamHandlers | null = null;
   #earlyError: unknown = undefined;
   #closed = false;
 
   constructor(socket: net.Socket, settings: NodeStreamSettings) {
     this.#socket = socket;
+    this.#settings = settings;
     // Nobody consumes yet: let TCP flow control hold the peer until start().
     socket.pause();
     if (settings.local !== undefined && settings.remote !== undefined) {
@@ -265,7 +283,52 @@ class NodeStream implements ByteStream {
     });
   }
 
+  // tls.connect({ socket }) takes over an open node:net socket (checked in Node 20, Deno 2.9.6's
+  // and Bun 1.4.5's node:tls): this stream's listeners come off first, so the ciphertext is read
+  // by TLS alone. node:tls checks the certificate against `servername`, else `host`, whose
+  // default with `socket` is "localhost": both are set.
+  startTls(options: TlsConnectOptions): Promise<ByteStream> {
+    const socket = this.#socket;
+    const remote = this.remoteAddress;
+    if (this.#closed || this.tls !== undefined || remote.transport !== "tcp") {
+      return Promise.reject(new TypeError("only an open plain TCP connection can start TLS"));
+    }
+    this.#closed = true;
+    this.#movedToTls = true;
+    for (const event of ["data", "end", "error", "close"]) socket.removeAllListeners(event);
+    // The raw socket's own errors surface on the TLS socket; none may go unheard.
+    socket.on("error", () => {});
+    const hostname = this.#settings.hostname ?? remote.hostname;
+    const servername = options.servername ?? (net.isIP(hostname) === 0 ? hostname : undefined);
+    return new Promise((resolve, reject) => {
+      const secure = tls.connect({
+        socket,
+        host: hostname,
+        rejectUnauthorized: true,
+        ...(servername === undefined ? {} : { servername }),
+        ...(options.ca === undefined ? {} : { ca: caList(options.ca) }),
+        ...(options.alpn === undefined ? {} : { ALPNProtocols: options.alpn }),
+      });
+      const ms = options.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+      const timer = setTimeout(() => fail(new Error(`no handshake within ${ms} ms`)), ms);
+      const fail = (error: unknown) => {
+        clearTimeout(timer);
+        secure.destroy();
+        socket.destroy();
+        reject(new TlsError(remote, error));
+      };
+      secure.once("error", fail);
+      secure.once("secureConnect", () => {
+        clearTimeout(timer);
+        secure.off("error", fail);
+        resolve(new NodeStream(secure, { noDelay: false, hostname }));
+      });
+    });
+  }
+
   close(): void {
+    // After startTls() the socket belongs to the TLS stream.
+    if (this.#movedToTls) return;
     this.#closed = true;
     this.#socket.destroy();
   }
