@@ -66,7 +66,7 @@ export class HandshakeQueue {
   }
 
   /**
-   * A stream whose handshake the runtime itself ran and finished (node:tls's server, which also
+   * A stream whose handshake the runtime itself ran and finished (Node's TLS server, which also
    * times handshakes out).
    */
   succeeded(stream: ByteStream): void {

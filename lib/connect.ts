@@ -16,7 +16,7 @@ import { loadStreamAdapter, type SocketApi } from "./runtime.ts";
 export interface ConnectFramingOptions<T> extends FramedConnOptions {
   /** The framing. Default `lengthPrefix()` (u32be, 16 MiB). */
   codec?: Codec<T>;
-  /** `"native"` (default) or `"node"` for Node's net module (node:tls for TLS). */
+  /** `"native"` (default) or `"node"` for Node's net module (and its TLS module for TLS). */
   api?: SocketApi;
 }
 

@@ -17,7 +17,7 @@ import { loadStreamAdapter, type SocketApi } from "./runtime.ts";
 export interface ListenFramingOptions<T> extends FramedConnOptions {
   /** The framing. Default `lengthPrefix()`. */
   codec?: Codec<T>;
-  /** `"native"` (default) or `"node"` for Node's net module (node:tls for TLS). */
+  /** `"native"` (default) or `"node"` for Node's net module (and its TLS module for TLS). */
   api?: SocketApi;
 }
 

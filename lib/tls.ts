@@ -20,7 +20,7 @@ export type Pem = string | Uint8Array;
  * const conn = await connect({
  *   hostname: "10.0.0.5",
  *   port: 7443,
- *   tls: { ca: await Deno.readTextFile("ca.pem"), servername: "db.internal" },
+ *   tls: { ca: caPem, servername: "db.internal" }, // caPem: the CA certificate's PEM text
  * });
  * ```
  */
@@ -49,7 +49,7 @@ export interface TlsConnectOptions {
  *
  * await serve({
  *   port: 7443,
- *   tls: { cert: await Deno.readTextFile("cert.pem"), key: await Deno.readTextFile("key.pem") },
+ *   tls: { cert: certPem, key: keyPem }, // PEM text or bytes, as read from the files
  *   handler: async (conn) => {
  *     for await (const frame of conn) conn.write(frame);
  *   },

@@ -16,6 +16,22 @@
  * Probed on Bun 1.4.5 with 50 SO_LINGER-0 peers queued while the event loop was blocked: 50
  * `open`, 50 `close` (ECONNRESET); checked by tests/accept_errors_test.ts.
  *
+ * TLS (1.4.5, probed): `Bun.connect` with `tls` resolves once TCP is connected; the handshake ends
+ * in the `handshake(socket, success, authorizationError)` callback, where a client that could not
+ * verify the server (rejectUnauthorized, on by default) gets `success` false ("unable to verify
+ * the first certificate", "Hostname/IP does not match certificate's altnames", "certificate has
+ * expired"); connect here awaits it. A server socket is `open`ed before its handshake, and a
+ * `write` then returns 0 and sends nothing: TLS connections are handed out only after their
+ * handshake succeeded. A paused TLS socket never finishes its handshake, so TLS sockets are
+ * paused only after it. ALPN names go in the wire format (a length byte before each): an array
+ * is refused, a plain string is not negotiated. `upgradeTLS` (STARTTLS) opens the TLS socket at
+ * once; the raw socket's callbacks keep firing, with ciphertext, and are ignored.
+ *
+ * Unix sockets: `Bun.listen({ unix })` refuses an existing file (EADDRINUSE, even when nobody
+ * listens) and removes it on `stop()`; a unix socket's addresses read null, so this adapter
+ * supplies them (the path). Checked by tests/tls_test.ts, tests/starttls_test.ts and
+ * tests/unix_socket_test.ts.
+ *
  * @module
  */
 
@@ -258,7 +274,8 @@ class BunStream implements ByteStream {
       })
       : Promise.resolve();
     // Nobody consumes yet: let TCP flow control hold the peer until start(). A TLS socket must
-    // keep reading until its handshake is done (a paused one never finishes it); it pauses then.
+    // keep reading until its handshake is done (a paused one never finishes it: 1.4.5, probed);
+    // it pauses then.
     if (!settings.tls) socket.pause();
   }
 

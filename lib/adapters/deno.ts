@@ -29,6 +29,23 @@
  *   reuses a chunk only after the write resolves. Two overlapping writes can interleave: the pump
  *   never overlaps them. Checked by the conformance test "100,000 pipelined frames of random sizes
  *   arrive intact".
+ * - TLS, server: `Deno.listenTls`'s `accept()` returns a connection before its handshake, which
+ *   runs on the first read or write, or on `handshake()`. Here each handshake starts at once and
+ *   runs beside the others, bounded by `handshakeTimeout` (DenoTlsListener, HandshakeQueue), and a
+ *   connection is handed out only once it succeeded. A failed one rejects `handshake()` with
+ *   `InvalidData` ("received fatal alert: UnknownCA", "received corrupt message..."). Accepted
+ *   `Deno.TlsConn`s have no `setNoDelay` (2.9.6, probed): Nagle is left as Deno sets it.
+ * - TLS, client: `Deno.connect`, then `Deno.startTls` (only it takes a name to check other than
+ *   the hostname: `servername`), then `handshake()` awaited, so a certificate that does not verify
+ *   ("invalid peer certificate: UnknownIssuer", "...certificate expired...", "...not valid for
+ *   name...") fails connect(). `Deno.startTls` takes the connection's resource and fails with
+ *   `Busy` ("TCP stream is currently in use", 2.9.6, probed) while a read is pending: a STARTTLS
+ *   upgrade needs the read loop stopped first (FrameReader's `pauseAfter`). Checked by
+ *   tests/tls_test.ts and tests/starttls_test.ts.
+ * - Unix sockets: `Deno.listen({ transport: "unix" })` refuses a path whose file exists
+ *   (AddrInUse, even when nobody listens) and removes the file when closed; connecting to a
+ *   missing path is NotFound (ENOENT), to a dead one ConnectionRefused (ECONNREFUSED) (2.9.6,
+ *   probed). Checked by tests/unix_socket_test.ts.
  *
  * @module
  */

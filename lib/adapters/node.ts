@@ -22,6 +22,23 @@
  * no server error (Deno's node:net does not hit the NotConnected its `Deno.listen` throws); checked
  * by tests/accept_errors_test.ts.
  *
+ * TLS is node:tls, in every runtime. Server: `tls.createServer` runs each handshake itself
+ * (bounded by its `handshakeTimeout`) and emits 'secureConnection' once it succeeded, which is
+ * when a connection is handed out; a failure is 'tlsClientError' (no socket reaches us), reported
+ * as a TlsError naming the peer, whose address is read at 'connection' because Deno's node:tls
+ * has forgotten it by then (2.9.6, probed). A client that aborts after rejecting our certificate
+ * raises no 'tlsClientError' in Node 20: that failure is seen by the client only. Client:
+ * `tls.connect` checks the certificate against `servername`, else `host` (an IP address may not
+ * be a servername); an error after TCP connected is the handshake's (TlsError), before it the
+ * connection's (ConnectError). `allowHalfOpen` is passed through to the TLSSocket (missing from
+ * @types/node). STARTTLS: `tls.connect({ socket })` over the open socket, whose listeners come off
+ * first.
+ *
+ * Unix sockets: `listen({ path })` refuses an existing file (EADDRINUSE, even when nobody
+ * listens) and `close()` removes it; a unix socket has no address to report, so this adapter
+ * supplies them (the path) (Node 20, Deno 2.9.6 and Bun 1.4.5, probed). Checked by
+ * tests/tls_test.ts, tests/starttls_test.ts and tests/unix_socket_test.ts.
+ *
  * @module
  */
 
