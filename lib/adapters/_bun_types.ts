@@ -46,6 +46,8 @@ export interface BunSocket<Data = undefined> {
   shutdown: (halfClose?: boolean) => void;
   /** Bun's graceful close (sends FIN), unlike its abortive `terminate()`. */
   end: () => void;
+  /** Closes at once with a reset (SO_LINGER 0, then close(2)): for peers being dropped. */
+  terminate: () => void;
   /** Stops reading: TCP flow control then holds the peer. */
   pause: () => void;
   /** Reads again after `pause`. */

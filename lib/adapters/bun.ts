@@ -414,6 +414,17 @@ class BunStream implements ByteStream {
     return stream;
   }
 
+  /** Drops the socket at once with a reset. */
+  terminate(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#handshakeDone?.(
+      new Error("the connection was dropped before the TLS handshake finished"),
+    );
+    this.#handshakeDone = null;
+    this.#socket.terminate();
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
@@ -441,8 +452,10 @@ class BunListener implements ByteListener {
         this.#accepted.push(stream);
         return;
       }
+      // A peer dropped before its handshake finished gets a reset, not a graceful FIN that a
+      // silent peer would never answer.
       handshakes.begin(stream.remoteAddress, stream.handshaken.then(() => stream), () => {
-        stream.close();
+        stream.terminate();
       });
     };
     const settings = {

@@ -373,7 +373,10 @@ class NodeListener implements ByteListener {
         this.#accepted.push(new NodeStream(socket, settings));
       });
     } else {
-      const handshakes = new HandshakeQueue(Infinity);
+      // node:tls times handshakes out itself: this queue only collects its outcomes.
+      const handshakes = new HandshakeQueue(
+        tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
+      );
       this.#handshakes = handshakes;
       // No pauseOnConnect: a paused socket would never finish its handshake.
       const server = tls.createServer({
