@@ -331,6 +331,7 @@ const SOCKET_FAILURES: Readonly<Record<string, string>> = Object.freeze({
   EHOSTUNREACH: "host unreachable",
   ENETUNREACH: "network unreachable",
   EADDRINUSE: "address in use",
+  ENOENT: "no such file or directory",
   EADDRNOTAVAIL: "address not available",
   EACCES: "permission denied",
 });

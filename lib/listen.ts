@@ -82,6 +82,27 @@ export function listenStreams(
 export function listenStreams(
   options: UnixListenOptions & { api?: SocketApi },
 ): Promise<ByteListener<UnixAddress>>;
+/**
+ * Listens where `options` says, when that is only known at run time (a TCP port or a unix path
+ * from a command line): the listener's address is then either kind.
+ *
+ * @param options A TCP address (with `tls` or not) or a unix socket `path`.
+ * @returns The listener; narrow its address with `address.transport`.
+ * @throws {ListenError} Naming the address, when it cannot listen.
+ *
+ * @example
+ * ```ts
+ * import { listenStreams, type ListenStreamsOptions } from "@nianbao/framed";
+ *
+ * const where: ListenStreamsOptions = Math.random() < 2 ? { port: 0 } : { path: "/tmp/x.sock" };
+ * const listener = await listenStreams(where);
+ * if (listener.address.transport !== "tcp") throw new Error("asked for TCP");
+ * listener.close();
+ * ```
+ */
+export function listenStreams(
+  options: ListenStreamsOptions & { api?: SocketApi },
+): Promise<ByteListener<Address>>;
 export async function listenStreams(
   options: ListenStreamsOptions & { api?: SocketApi } = {},
 ): Promise<ByteListener> {
@@ -140,6 +161,26 @@ export function listen<T = Uint8Array>(
 export function listen<T = Uint8Array>(
   options: UnixListenOptions & ListenFramingOptions<T>,
 ): Promise<FramedListener<T, UnixAddress>>;
+/**
+ * Listens for framed connections where `options` says, when that is only known at run time: the
+ * listener's address is then either kind.
+ *
+ * @param options A TCP address (with `tls` or not) or a unix socket `path`, and the framing.
+ * @returns A listener; narrow its address with `address.transport`.
+ * @throws {ListenError} Naming the address, when it cannot listen.
+ *
+ * @example
+ * ```ts
+ * import { listen, type ListenOptions } from "@nianbao/framed";
+ *
+ * const where: ListenOptions<Uint8Array> = Math.random() < 2 ? { port: 0 } : { path: "/tmp/x.sock" };
+ * await using listener = await listen(where);
+ * console.log(`listening on ${listener.address}`);
+ * ```
+ */
+export function listen<T = Uint8Array>(
+  options: ListenOptions<T>,
+): Promise<FramedListener<T, Address>>;
 export async function listen<T = Uint8Array>(
   options: ListenOptions<T> = {},
 ): Promise<FramedListener<T, Address>> {

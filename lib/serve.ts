@@ -247,6 +247,26 @@ export function serve<T = Uint8Array>(
 export function serve<T = Uint8Array>(
   options: UnixListenOptions & ServeHandlingOptions<T>,
 ): Promise<Server<UnixAddress>>;
+/**
+ * Listens where `options` says and serves, when that is only known at run time (a TCP port or a
+ * unix path from a command line): the server's address is then either kind.
+ *
+ * @param options A TCP address (with `tls` or not) or a unix socket `path`, the framing, the
+ * handler and error reporting.
+ * @returns The running server; narrow its address with `address.transport`.
+ * @throws {ListenError} Naming the address, when it cannot listen.
+ *
+ * @example
+ * ```ts
+ * import { serve, type ServeOptions } from "@nianbao/framed";
+ *
+ * const where = Math.random() < 2 ? { port: 0 } : { path: "/tmp/x.sock" };
+ * const options: ServeOptions<Uint8Array> = { ...where, handler: () => {} };
+ * await using server = await serve(options);
+ * console.log(`serving on ${server.address}`);
+ * ```
+ */
+export function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<Server<Address>>;
 export async function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<Server<Address>> {
   const listener = await (await loadStreamAdapter(options.api)).listenStreams(options);
   return serveListener(listener, { ...options, codec: codecOrDefault(options.codec) });

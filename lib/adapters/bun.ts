@@ -197,7 +197,8 @@ const UNIX_PATHS: UnixPathOps = {
   },
   async isLive(path) {
     try {
-      const socket = await bun().connect({ unix: path, socket: {} });
+      // Bun refuses a handler without `data` or `drain` (TypeError, 1.4.5, probed).
+      const socket = await bun().connect({ unix: path, socket: { data() {} } });
       socket.end();
       return true;
     } catch (error) {

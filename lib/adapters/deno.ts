@@ -212,7 +212,7 @@ export async function listenStreams(options: DenoListenOptions = {}): Promise<By
         () => Deno.listen({ transport: "unix", path }),
         UNIX_PATHS,
       );
-      return new DenoListener(listener, options);
+      return new DenoListener(listener, options, path);
     } catch (error) {
       throw new ListenError(unixAddress(path), error);
     }
@@ -451,11 +451,13 @@ class DenoListener implements ByteListener {
   readonly address: Address;
   readonly #listener: Deno.Listener;
   readonly #options: DenoListenOptions;
+  readonly #unixPath: string | undefined;
   #closed = false;
 
-  constructor(listener: Deno.Listener, options: DenoListenOptions) {
+  constructor(listener: Deno.Listener, options: DenoListenOptions, unixPath?: string) {
     this.#listener = listener;
     this.#options = options;
+    this.#unixPath = unixPath;
     this.address = address(listener.addr);
   }
 
@@ -489,6 +491,15 @@ class DenoListener implements ByteListener {
       this.#listener.close();
     } catch {
       // Already closed.
+    }
+    // Deno removes a unix socket's file only once a pending accept() has returned, after this
+    // call (2.9.6, probed): a process that exits right after close() would leave it behind.
+    if (this.#unixPath !== undefined && UNIX_PATHS.isSocket(this.#unixPath)) {
+      try {
+        Deno.removeSync(this.#unixPath);
+      } catch {
+        // Deno removed it first.
+      }
     }
   }
 }

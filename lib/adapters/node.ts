@@ -27,7 +27,8 @@
  * when a connection is handed out; a failure is 'tlsClientError' (no socket reaches us), reported
  * as a TlsError naming the peer, whose address is read at 'connection' because Deno's node:tls
  * has forgotten it by then (2.9.6, probed). A client that aborts after rejecting our certificate
- * raises no 'tlsClientError' in Node 20: that failure is seen by the client only. Client:
+ * is reported (and its socket let go) only when the handshake timeout ends, as "TLS handshake
+ * timeout" (Node 20, probed). Client:
  * `tls.connect` checks the certificate against `servername`, else `host` (an IP address may not
  * be a servername); an error after TCP connected is the handshake's (TlsError), before it the
  * connection's (ConnectError). `allowHalfOpen` is passed through to the TLSSocket (missing from
