@@ -1,6 +1,7 @@
 // The flags the commands share, each defined once: the parseArgs option, the check that turns its
 // text into a value (a mistake is a UsageError: exit 2), and the line that explains it in --help.
 
+import { readFileSync } from "node:fs";
 import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import {
   type Codec,
@@ -13,6 +14,8 @@ import {
   lengthPrefix,
   pythonJsonDumps,
   type SocketApi,
+  type TcpConnectOptions,
+  type TcpListenOptions,
 } from "../mod.ts";
 import { badToken, EXEC_LIMITS } from "../programs/exec.ts";
 import { DEFAULT_MAX_UPLOAD } from "../programs/file_transfer.ts";
@@ -22,23 +25,39 @@ export class UsageError extends Error {}
 
 // ── parseArgs options ────────────────────────────────────────────────────────────────────────────
 
-/** Where to listen or connect, and through which socket API. */
-export const SOCKET_OPTIONS = {
-  host: { type: "string", default: "127.0.0.1" },
+// No defaults for --host and --port here: `--unix` must see whether they were given. The
+// defaults are applied in listenFrom and peerFrom.
+
+/** Where a server listens: TCP (`--host`, `--port`), TLS on top, or a unix socket; the socket API. */
+export const LISTEN_OPTIONS = {
+  host: { type: "string" },
   port: { type: "string" },
+  "tls-cert": { type: "string" },
+  "tls-key": { type: "string" },
+  unix: { type: "string" },
+  api: { type: "string", default: "native" },
+} as const;
+
+/** The server a client talks to: TCP, TLS on top (`--tls`, `--ca`, `--servername`), or unix. */
+export const PEER_OPTIONS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  tls: { type: "boolean" },
+  ca: { type: "string" },
+  servername: { type: "string" },
+  unix: { type: "string" },
   api: { type: "string", default: "native" },
 } as const;
 
 /** `--api` alone, for the demos (they pick their own ports). */
-export const API_OPTION = { api: SOCKET_OPTIONS.api } as const;
+export const API_OPTION = { api: LISTEN_OPTIONS.api } as const;
 
-/** How `echo` and `send` frame their bytes, plus where to listen or connect. */
+/** How `echo` and `send` frame their bytes (each adds where to listen or connect). */
 export const FRAMING_OPTIONS = {
   framing: { type: "string" },
   "length-format": { type: "string", default: "u32be" },
   "max-frame": { type: "string" },
   delimiter: { type: "string", default: "\\n" },
-  ...SOCKET_OPTIONS,
 } as const;
 
 /** What parseArgs returns for `options`, with positional arguments allowed. */
@@ -113,40 +132,129 @@ export function apiFrom(value: string | undefined): SocketApi {
   throw new UsageError(`--api must be native or node`);
 }
 
-type SocketValues = { [K in keyof typeof SOCKET_OPTIONS]?: string };
+/** What parseArgs gives for `options`: a boolean for a boolean flag, text for the others. */
+type ValuesOf<O> = { [K in keyof O]?: O[K] extends { type: "boolean" } ? boolean : string };
 
-/** Where a server listens, or the server a client talks to. */
-export interface Endpoint {
-  hostname?: string;
-  port: number;
-  api: SocketApi;
-}
+/**
+ * Where a server listens, as `serve`, `listenStreams` and the programs take it: a TCP address
+ * (TLS when `tls` is set) or a unix socket's `path`.
+ */
+export type ListenEndpoint =
+  | { api: SocketApi; hostname: string; port: number; tls?: TcpListenOptions["tls"] }
+  | { api: SocketApi; path: string };
 
-/** Where a server listens: `--host`, `--port` (0, any free port, when missing) and `--api`. */
-export function listenFrom(values: SocketValues): Endpoint {
-  return endpoint(values, integerFlag("port", values.port, LISTEN_PORT, 0));
-}
+/** The server a client talks to, as `connect` and the programs take it: TCP, TLS or unix. */
+export type PeerEndpoint =
+  | { api: SocketApi; hostname: string; port: number; tls?: TcpConnectOptions["tls"] }
+  | { api: SocketApi; path: string };
 
-/** The server a client talks to: `--host`, `--port` (required) and `--api`. */
-export function peerFrom(values: SocketValues): Endpoint {
-  return endpoint(values, integerFlag("port", values.port, PEER_PORT));
-}
-
-function endpoint(values: SocketValues, port: number): Endpoint {
-  return { hostname: values.host, port, api: apiFrom(values.api) };
+/** The TCP flags given besides `--unix`, which has no host, port or TLS: none may be. */
+function refuseWithUnix(values: Record<string, unknown>, tcpFlags: readonly string[]): void {
+  const given = tcpFlags.filter((flag) => values[flag] !== undefined);
+  if (given.length > 0) {
+    throw new UsageError(
+      `--unix cannot be combined with ${
+        given.map((flag) => `--${flag}`).join(", ")
+      }: a unix socket has no host, port or TLS`,
+    );
+  }
+  if (values.unix === "") throw new UsageError("--unix needs a socket file path");
 }
 
 /**
- * A client command's arguments: its own `options` besides `--host`, `--port` (required) and
- * `--api`, which are checked into `peer` first; positional arguments are allowed.
+ * Reads a PEM file named by `--flag`: a file that cannot be read, or holds no PEM block, is a
+ * usage error naming the flag and the file (before anything listens or connects).
+ */
+function pemFile(flag: string, path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const reasons: Record<string, string> = {
+      ENOENT: "no such file",
+      EACCES: "permission denied",
+      EISDIR: "it is a directory",
+    };
+    const reason = (typeof code === "string" ? reasons[code] : undefined) ??
+      (error instanceof Error ? error.message : String(error));
+    throw new UsageError(`--${flag} ${path}: ${reason}`);
+  }
+  if (!text.includes("-----BEGIN ")) {
+    throw new UsageError(`--${flag} ${path}: not a PEM file (no "-----BEGIN" line)`);
+  }
+  return text;
+}
+
+/**
+ * Where a server listens: `--unix PATH`, or `--host` (default 127.0.0.1) and `--port` (0, any free
+ * port, when missing), with TLS when `--tls-cert` and `--tls-key` (both or neither) name PEM files.
+ */
+export function listenFrom(values: ValuesOf<typeof LISTEN_OPTIONS>): ListenEndpoint {
+  const api = apiFrom(values.api);
+  if (values.unix !== undefined) {
+    refuseWithUnix(values, ["host", "port", "tls-cert", "tls-key"]);
+    return { api, path: values.unix };
+  }
+  const endpoint = {
+    api,
+    hostname: values.host ?? "127.0.0.1",
+    port: integerFlag("port", values.port, LISTEN_PORT, 0),
+  };
+  const [cert, key] = [values["tls-cert"], values["tls-key"]];
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new UsageError(
+      `--tls-cert and --tls-key go together: give both (TLS) or neither (plain TCP)`,
+    );
+  }
+  if (cert === undefined || key === undefined) return endpoint;
+  return { ...endpoint, tls: { cert: pemFile("tls-cert", cert), key: pemFile("tls-key", key) } };
+}
+
+/**
+ * The server a client talks to: `--unix PATH`, or `--host` (default 127.0.0.1) and `--port`
+ * (required), over TLS with `--tls` (trusting `--ca` or the system's roots, checking
+ * `--servername` or the host).
+ */
+export function peerFrom(values: ValuesOf<typeof PEER_OPTIONS>): PeerEndpoint {
+  const api = apiFrom(values.api);
+  if (values.unix !== undefined) {
+    refuseWithUnix(values, ["host", "port", "tls", "ca", "servername"]);
+    return { api, path: values.unix };
+  }
+  const endpoint = {
+    api,
+    hostname: values.host ?? "127.0.0.1",
+    port: integerFlag("port", values.port, PEER_PORT),
+  };
+  if (values.tls !== true) {
+    const tlsOnly = (["ca", "servername"] as const).filter((flag) => values[flag] !== undefined);
+    if (tlsOnly.length > 0) {
+      const flags = tlsOnly.map((flag) => `--${flag}`);
+      throw new UsageError(`${flags.join(" and ")} ${flags.length > 1 ? "need" : "needs"} --tls`);
+    }
+    return endpoint;
+  }
+  if (values.servername === "") throw new UsageError("--servername must not be empty");
+  const ca = values.ca === undefined ? undefined : pemFile("ca", values.ca);
+  const tls = ca === undefined && values.servername === undefined ? true : {
+    ...(ca === undefined ? {} : { ca }),
+    ...(values.servername === undefined ? {} : { servername: values.servername }),
+  };
+  return { ...endpoint, tls };
+}
+
+/**
+ * A client command's arguments: its own `options` besides where to connect (`PEER_OPTIONS`),
+ * which are checked into `peer` first; positional arguments are allowed.
  */
 export function parseClientArgs<O extends ParseArgsOptionsConfig = Record<never, never>>(
   args: string[],
   options?: O,
-): ParsedArgs<typeof SOCKET_OPTIONS & O> & { peer: Endpoint } {
+): ParsedArgs<typeof PEER_OPTIONS & O> & { peer: PeerEndpoint } {
   const parsed = parseWithPositionals(
     args,
-    { ...SOCKET_OPTIONS, ...options } as typeof SOCKET_OPTIONS & O,
+    { ...PEER_OPTIONS, ...options } as typeof PEER_OPTIONS & O,
   );
   return { ...parsed, peer: peerFrom(parsed.values) };
 }
@@ -232,6 +340,16 @@ export const FLAG_HELP = {
   listenPort: ["--port", `${range(LISTEN_PORT)} (default 0)`],
   peerPort: ["--port", `${range(PEER_PORT)} (required)`],
   api: ["--api", "native (the runtime's own sockets) or node (node:net) (default native)"],
+  tlsCert: ["--tls-cert", "PEM certificate chain, leaf first: serve TLS (needs --tls-key)"],
+  tlsKey: ["--tls-key", "PEM private key of that certificate, unencrypted (needs --tls-cert)"],
+  listenUnix: ["--unix", "listen on this unix socket file instead of TCP (no --host/--port/TLS)"],
+  tls: ["--tls", "speak TLS; the server's certificate is always verified"],
+  ca: ["--ca", "PEM file of the CA(s) to trust instead of the system's roots (with --tls)"],
+  servername: [
+    "--servername",
+    "the name to send (SNI) and check in the certificate (with --tls; default --host)",
+  ],
+  peerUnix: ["--unix", "connect to this unix socket file instead of TCP (no --host/--port/TLS)"],
   framing: ["--framing", "length, delimiter or json-header (required)"],
   lengthFormat: [
     "--length-format",
@@ -261,6 +379,32 @@ export const FLAG_HELP = {
   ],
   maxSize: ["--max-size", `${range(MAX_SIZE)}, the largest upload (default ${DEFAULT_MAX_UPLOAD})`],
 } as const satisfies Record<string, FlagHelp>;
+
+/** Where a server listens, for every server command's help (`--api` goes last, on its own). */
+export const LISTEN_FLAGS_HELP: readonly FlagHelp[] = [
+  FLAG_HELP.listenHost,
+  FLAG_HELP.listenPort,
+  FLAG_HELP.tlsCert,
+  FLAG_HELP.tlsKey,
+  FLAG_HELP.listenUnix,
+];
+
+/** The server a client talks to, for every client command's help (`--api` goes last). */
+export const PEER_FLAGS_HELP: readonly FlagHelp[] = [
+  FLAG_HELP.peerPort,
+  FLAG_HELP.peerHost,
+  FLAG_HELP.tls,
+  FLAG_HELP.ca,
+  FLAG_HELP.servername,
+  FLAG_HELP.peerUnix,
+];
+
+/** The synopsis of where a server listens, for every server command's help. */
+export const LISTEN_SYNOPSIS =
+  "([--host 127.0.0.1] [--port 0] [--tls-cert FILE --tls-key FILE] | --unix PATH)";
+/** The synopsis of the server a client talks to, for every client command's help. */
+export const PEER_SYNOPSIS =
+  "(--port P [--host H] [--tls [--ca FILE] [--servername NAME]] | --unix PATH)";
 
 /** Every integer flag of every command, for `framed --help`. */
 export const INTEGER_FLAGS_HELP: readonly FlagHelp[] = [

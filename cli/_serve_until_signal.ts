@@ -1,22 +1,32 @@
 // The one way a server command (echo, exec-server, file-server) runs and stops.
 
 import process from "node:process";
+import { type Address, formatAddress } from "../mod.ts";
 
 /** How long stopping may take before the command returns (and the process exits) anyway. */
 const STOP_WAIT_MS = 5000;
 
 /**
- * Prints exactly `listening on HOST:PORT` (the first line of the contract), waits for SIGINT or
- * SIGTERM, then lets `stop` clean up (ending connections, killing commands, removing temporary
- * files) for at most STOP_WAIT_MS, and returns: the command exits 0. Also returns when `finished`
- * resolves (the server stopped on its own), and throws when it rejects.
+ * The first line of the contract, exactly: `listening on HOST:PORT`, `listening on HOST:PORT
+ * (TLS)`, or `listening on unix:PATH`. The port stays the last number before the end of the line
+ * or before ` (TLS)`, so that a plain client cannot mistake a TLS server for one it can talk to.
+ */
+export function listeningLine(address: Address, tls: boolean): string {
+  return `listening on ${formatAddress(address)}${tls ? " (TLS)" : ""}`;
+}
+
+/**
+ * Prints the listening line (see {@linkcode listeningLine}), waits for SIGINT or SIGTERM, then
+ * lets `stop` clean up (ending connections, killing commands, removing temporary files and the
+ * unix socket file) for at most STOP_WAIT_MS, and returns: the command exits 0. Also returns when
+ * `finished` resolves (the server stopped on its own), and throws when it rejects.
  */
 export async function serveUntilSignal(
-  address: { hostname: string; port: number },
+  listening: { address: Address; tls: boolean },
   stop: () => Promise<void>,
   finished?: Promise<void>,
 ): Promise<void> {
-  console.log(`listening on ${address.hostname}:${address.port}`);
+  console.log(listeningLine(listening.address, listening.tls));
   const signalled = await new Promise<boolean>((resolve, reject) => {
     process.on("SIGINT", () => resolve(true));
     process.on("SIGTERM", () => resolve(true));

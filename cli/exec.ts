@@ -2,14 +2,24 @@
 
 import process from "node:process";
 import { execRemote } from "../programs/exec.ts";
-import { commandHelp, FLAG_HELP, parseClientArgs, tokenFrom, UsageError } from "./_flags.ts";
+import {
+  commandHelp,
+  FLAG_HELP,
+  parseClientArgs,
+  PEER_FLAGS_HELP,
+  PEER_SYNOPSIS,
+  tokenFrom,
+  UsageError,
+} from "./_flags.ts";
 
 export const help: string = commandHelp(
-  "exec --port P [--host H] [--token T] [--api native|node] -- CMD ARG…",
+  `exec ${PEER_SYNOPSIS}\n` +
+    "                   [--token T] [--api native|node] -- CMD ARG…",
   "Runs CMD ARG… on an exec-server (no shell) and writes its stdout and stderr here, each to its\n" +
     "own stream. Exits with the command's exit code, 124 when it timed out, 128 when a signal\n" +
-    "ended it.",
-  [FLAG_HELP.peerPort, FLAG_HELP.peerHost, FLAG_HELP.token, FLAG_HELP.api],
+    "ended it. To reach a server beyond this machine, use --tls (with --ca for a private CA) and\n" +
+    "--token: the token then travels encrypted, to a server whose certificate was verified.",
+  [...PEER_FLAGS_HELP, FLAG_HELP.token, FLAG_HELP.api],
 );
 
 export async function run(args: string[]): Promise<number> {

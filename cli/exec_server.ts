@@ -1,15 +1,17 @@
 // `framed exec-server`: runs an argv per request, without a shell, within limits (programs/exec.ts).
 
 import { parseArgs } from "node:util";
-import { execServer, isLoopback } from "../programs/exec.ts";
+import { execServer, unprotectedExposure } from "../programs/exec.ts";
 import {
   commandHelp,
   FLAG_HELP,
+  LISTEN_FLAGS_HELP,
+  LISTEN_OPTIONS,
+  LISTEN_SYNOPSIS,
   listenFrom,
   MAX_CONCURRENT,
   MAX_OUTPUT,
   optionalIntegerFlag,
-  SOCKET_OPTIONS,
   TIMEOUT,
   tokenFrom,
   UsageError,
@@ -17,14 +19,19 @@ import {
 import { serveUntilSignal } from "./_serve_until_signal.ts";
 
 export const help: string = commandHelp(
-  "exec-server [--host 127.0.0.1] [--port 0] [--token T] [--timeout SECONDS]\n" +
-    "                          [--max-output BYTES] [--max-concurrent N] [--api native|node]",
-  "Prints `listening on HOST:PORT`, then runs the argv of each request without a shell, in a\n" +
-    "process group of its own, and replies with its exit code, stdout and stderr. Binding anything\n" +
-    "but loopback needs --token. Exits 0 on SIGINT or SIGTERM, killing the commands it runs.",
+  "exec-server [--token T] [--timeout SECONDS] [--max-output BYTES] [--max-concurrent N]\n" +
+    "                          [--api native|node]\n" +
+    `                          ${LISTEN_SYNOPSIS}`,
+  "Prints `listening on HOST:PORT` (`… (TLS)` with a certificate, `listening on unix:PATH` with\n" +
+    "--unix), then runs the argv of each request without a shell, in a process group of its own,\n" +
+    "and replies with its exit code, stdout and stderr. Exits 0 on SIGINT or SIGTERM, killing the\n" +
+    "commands it runs.\n" +
+    "\n" +
+    "Loopback and --unix serve this machine only. TLS with a token is the supported way to serve\n" +
+    "beyond it: binding any other --host needs both --token and --tls-cert/--tls-key (clients use\n" +
+    "exec --tls --token), since without TLS the token crosses the network in clear text.",
   [
-    FLAG_HELP.listenHost,
-    FLAG_HELP.listenPort,
+    ...LISTEN_FLAGS_HELP,
     FLAG_HELP.token,
     FLAG_HELP.timeout,
     FLAG_HELP.maxOutput,
@@ -37,7 +44,7 @@ export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
-      ...SOCKET_OPTIONS,
+      ...LISTEN_OPTIONS,
       token: { type: "string" },
       timeout: { type: "string" },
       "max-output": { type: "string" },
@@ -48,15 +55,24 @@ export async function run(args: string[]): Promise<void> {
   // Checked here too (execServer refuses them as well) so that each mistake is a usage error
   // (exit 2), not a runtime failure.
   const token = tokenFrom(values.token);
-  if (!isLoopback(values.host) && token === undefined) {
-    throw new UsageError(`refusing to serve commands on ${values.host} without --token`);
+  const where = listenFrom(values);
+  if (!("path" in where)) {
+    const exposed = unprotectedExposure(where.hostname, {
+      token: token !== undefined,
+      tls: where.tls !== undefined,
+    });
+    if (exposed !== null) throw new UsageError(exposed);
   }
   const server = await execServer({
-    ...listenFrom(values),
+    ...where,
     token,
     timeout: optionalIntegerFlag("timeout", values.timeout, TIMEOUT),
     maxOutput: optionalIntegerFlag("max-output", values["max-output"], MAX_OUTPUT),
     maxConcurrent: optionalIntegerFlag("max-concurrent", values["max-concurrent"], MAX_CONCURRENT),
   });
-  await serveUntilSignal(server.address, () => server.shutdown(), server.finished);
+  await serveUntilSignal(
+    { address: server.address, tls: "tls" in where && where.tls !== undefined },
+    () => server.shutdown(),
+    server.finished,
+  );
 }

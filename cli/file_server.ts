@@ -5,23 +5,26 @@ import { badServedDir, fileServer } from "../programs/file_transfer.ts";
 import {
   commandHelp,
   FLAG_HELP,
+  LISTEN_FLAGS_HELP,
+  LISTEN_OPTIONS,
+  LISTEN_SYNOPSIS,
   listenFrom,
   MAX_SIZE,
   optionalIntegerFlag,
-  SOCKET_OPTIONS,
   UsageError,
 } from "./_flags.ts";
 import { serveUntilSignal } from "./_serve_until_signal.ts";
 
 export const help: string = commandHelp(
-  "file-server --dir DIR [--host 127.0.0.1] [--port 0] [--max-size BYTES] [--api native|node]",
-  "Prints `listening on HOST:PORT`, then stores uploads in DIR (a file appears under its name only\n" +
-    "once its sha256 matches) and sends its files on request. Exits 0 on SIGINT or SIGTERM, removing\n" +
-    "unfinished uploads.",
+  "file-server --dir DIR [--max-size BYTES] [--api native|node]\n" +
+    `                          ${LISTEN_SYNOPSIS}`,
+  "Prints `listening on HOST:PORT` (`… (TLS)` with a certificate, `listening on unix:PATH` with\n" +
+    "--unix), then stores uploads in DIR (a file appears under its name only once its sha256\n" +
+    "matches) and sends its files on request. A connection that fails (a failed TLS handshake\n" +
+    "included) is reported on stderr. Exits 0 on SIGINT or SIGTERM, removing unfinished uploads.",
   [
     ["--dir", "the served directory; it must exist (required)"],
-    FLAG_HELP.listenHost,
-    FLAG_HELP.listenPort,
+    ...LISTEN_FLAGS_HELP,
     FLAG_HELP.maxSize,
     FLAG_HELP.api,
   ],
@@ -30,17 +33,17 @@ export const help: string = commandHelp(
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { ...SOCKET_OPTIONS, dir: { type: "string" }, "max-size": { type: "string" } },
+    options: { ...LISTEN_OPTIONS, dir: { type: "string" }, "max-size": { type: "string" } },
     strict: true,
   });
   if (values.dir === undefined) throw new UsageError("--dir is required");
-  const listen = listenFrom(values);
+  const where = listenFrom(values);
   const maxSize = optionalIntegerFlag("max-size", values["max-size"], MAX_SIZE);
   // A missing folder would fail every request: refuse to start instead.
   const badDir = await badServedDir(values.dir);
   if (badDir !== null) throw new UsageError(badDir);
   const server = await fileServer({
-    ...listen,
+    ...where,
     dir: values.dir,
     maxSize,
     onError: (error) =>
@@ -51,5 +54,8 @@ export async function run(args: string[]): Promise<void> {
       `framed file-server: removed ${server.staleRemoved} unfinished upload(s) left by an earlier run`,
     );
   }
-  await serveUntilSignal(server, () => server.close());
+  await serveUntilSignal(
+    { address: server.address, tls: "tls" in where && where.tls !== undefined },
+    () => server.close(),
+  );
 }

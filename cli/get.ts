@@ -1,18 +1,21 @@
 // `framed get`: downloads one file from a file-server; it appears only once its sha256 matches.
 
 import { getFile } from "../programs/file_transfer.ts";
-import { commandHelp, FLAG_HELP, parseClientArgs, UsageError } from "./_flags.ts";
+import {
+  commandHelp,
+  FLAG_HELP,
+  parseClientArgs,
+  PEER_FLAGS_HELP,
+  PEER_SYNOPSIS,
+  UsageError,
+} from "./_flags.ts";
 
 export const help: string = commandHelp(
-  "get --port P [--host H] [--api native|node] NAME --out FILE",
+  `get ${PEER_SYNOPSIS}\n` +
+    "                  [--api native|node] NAME --out FILE",
   "Downloads NAME into FILE and prints `downloaded NAME: N bytes, sha256 HEX`. FILE appears only\n" +
     "once the whole file has arrived and its sha256 matched.",
-  [
-    FLAG_HELP.peerPort,
-    FLAG_HELP.peerHost,
-    ["--out", "where to store the file (required)"],
-    FLAG_HELP.api,
-  ],
+  [...PEER_FLAGS_HELP, ["--out", "where to store the file (required)"], FLAG_HELP.api],
 );
 
 export async function run(args: string[]): Promise<void> {

@@ -5,32 +5,39 @@
  *
  * ```
  * framed echo         --framing length|delimiter|json-header [--length-format FMT]
- *                     [--max-frame BYTES] [--delimiter STR] [--host 127.0.0.1] [--port 0]
- * framed send         --framing … --port P [--host H] [--length-format FMT] [--delimiter STR]
+ *                     [--max-frame BYTES] [--delimiter STR] LISTEN
+ * framed send         --framing … PEER [--length-format FMT] [--delimiter STR]
  *                     [--max-frame BYTES] MESSAGE…
  * framed sticky-demo
- * framed exec-server  [--host 127.0.0.1] [--port 0] [--token T] [--timeout SECONDS]
- *                     [--max-output BYTES] [--max-concurrent N]
- * framed exec         --port P [--host H] [--token T] -- CMD ARG…
- * framed file-server  --dir DIR [--host 127.0.0.1] [--port 0] [--max-size BYTES]
- * framed put          --port P [--host H] FILE
- * framed get          --port P [--host H] NAME --out FILE
+ * framed exec-server  LISTEN [--token T] [--timeout SECONDS] [--max-output BYTES]
+ *                     [--max-concurrent N]
+ * framed exec         PEER [--token T] -- CMD ARG…
+ * framed file-server  --dir DIR LISTEN [--max-size BYTES]
+ * framed put          PEER FILE
+ * framed get          PEER NAME --out FILE
  * framed udp-demo
+ *
+ * LISTEN: [--host 127.0.0.1] [--port 0] [--tls-cert FILE --tls-key FILE] | --unix PATH
+ * PEER:   --port P [--host H] [--tls [--ca FILE] [--servername NAME]] | --unix PATH
  * ```
  *
  * Every command takes `--api native|node` (the runtime's own sockets, or node:net) and `--help`.
  * `framed` is `deno run -A cli.ts`, `bun cli.ts` or `node --import tsx cli.ts`.
  *
- * - The servers (`echo`, `exec-server`, `file-server`) print exactly `listening on HOST:PORT` as
- *   their first line and exit 0 on SIGINT and SIGTERM.
+ * - The servers (`echo`, `exec-server`, `file-server`) print exactly `listening on HOST:PORT`
+ *   (`listening on HOST:PORT (TLS)` with `--tls-cert`/`--tls-key`, `listening on unix:PATH` with
+ *   `--unix`) as their first line and exit 0 on SIGINT and SIGTERM.
  * - `echo` echoes every frame unchanged. `send` writes every MESSAGE as one frame, all before
  *   reading any reply, then prints one reply body per line.
  * - `exec` exits with the remote command's exit code (124: timed out, 128: killed by a signal).
  *   `put` and `get` print one line: `uploaded NAME: N bytes, sha256 HEX` or `downloaded …`.
+ * - A client's `--tls` always verifies the server's certificate (against `--ca`, or the system's
+ *   roots). `exec-server` beyond loopback needs both `--token` and TLS.
  * - A usage mistake (an unknown flag, a number out of its range, a blank `--token`, a missing
- *   `--dir`) prints `framed COMMAND: what is wrong` and the command's help on stderr, exit 2,
- *   before anything listens, connects or runs. Any other failure prints one line on stderr,
- *   `framed COMMAND: what went wrong`, exit 1.
+ *   `--dir`, `--tls-cert` without `--tls-key`, `--unix` with `--port`, an unreadable PEM file)
+ *   prints `framed COMMAND: what is wrong` and the command's help on stderr, exit 2, before
+ *   anything listens, connects or runs. Any other failure (a refused connection, a failed TLS
+ *   handshake) prints one line on stderr, `framed COMMAND: what went wrong`, exit 1.
  *
  * @module
  */
@@ -79,10 +86,19 @@ ${
 
 every command that opens a socket takes --api native|node (default native).
 
+TLS and unix sockets (see each command's --help):
+  servers   --tls-cert FILE --tls-key FILE   serve TLS (PEM files; both or neither)
+            --unix PATH                      listen on a unix socket instead of TCP
+  clients   --tls [--ca FILE] [--servername NAME]
+                                             speak TLS; the certificate is always verified
+            --unix PATH                      connect to a unix socket instead of TCP
+  --unix takes no --host, --port or TLS flag.
+
 numbers are decimal integers:
 ${flagLines(INTEGER_FLAGS_HELP)}
 
---token: required to bind exec-server off loopback; never empty or whitespace.
+--token: never empty or whitespace. exec-server off loopback needs --token and TLS: TLS with a
+  token is the supported way to expose it beyond this machine.
 --dir: must be an existing directory.
 length formats: u8 u16be u16le u32be u32le i32be i32le u64be u64le varint (default u32be)
 delimiter escapes: \\n \\r \\t \\0 \\\\ \\xHH (default \\n)`;

@@ -1,13 +1,21 @@
 // `framed put`: uploads one file to a file-server, streamed and sha256-checked.
 
 import { putFile } from "../programs/file_transfer.ts";
-import { commandHelp, FLAG_HELP, parseClientArgs, UsageError } from "./_flags.ts";
+import {
+  commandHelp,
+  FLAG_HELP,
+  parseClientArgs,
+  PEER_FLAGS_HELP,
+  PEER_SYNOPSIS,
+  UsageError,
+} from "./_flags.ts";
 
 export const help: string = commandHelp(
-  "put --port P [--host H] [--api native|node] FILE",
+  `put ${PEER_SYNOPSIS}\n` +
+    "                  [--api native|node] FILE",
   "Uploads FILE under its base name and prints `uploaded NAME: N bytes, sha256 HEX` once the\n" +
     "server has stored it and its sha256 matched.",
-  [FLAG_HELP.peerPort, FLAG_HELP.peerHost, FLAG_HELP.api],
+  [...PEER_FLAGS_HELP, FLAG_HELP.api],
 );
 
 export async function run(args: string[]): Promise<void> {

@@ -4,32 +4,40 @@
 import { type Codec, connect } from "../mod.ts";
 import {
   commandHelp,
-  type Endpoint,
   FLAG_HELP,
   FRAMING_OPTIONS,
   framingFrom,
   parseWithPositionals,
+  PEER_FLAGS_HELP,
+  PEER_OPTIONS,
+  PEER_SYNOPSIS,
+  type PeerEndpoint,
   peerFrom,
 } from "./_flags.ts";
 
 export const help: string = commandHelp(
-  "send --framing length|delimiter|json-header --port P [--host H] [--length-format FMT]\n" +
-    "                   [--delimiter STR] [--max-frame BYTES] [--api native|node] MESSAGE…",
+  "send --framing length|delimiter|json-header [--length-format FMT] [--delimiter STR]\n" +
+    "                   [--max-frame BYTES] [--api native|node]\n" +
+    `                   ${PEER_SYNOPSIS} MESSAGE…`,
   'Writes every MESSAGE as one frame (for json-header the header is {"data_size": n}, serialized\n' +
-    "like Python's json.dumps), all before reading any reply, then prints one reply body per line.",
+    "like Python's json.dumps), all before reading any reply, then prints one reply body per line.\n" +
+    "Over TLS (--tls) the server's certificate is always verified: against --ca when given, else\n" +
+    "the system's trusted roots, for the name --servername or else --host.",
   [
     FLAG_HELP.framing,
-    FLAG_HELP.peerPort,
-    FLAG_HELP.peerHost,
     FLAG_HELP.lengthFormat,
     FLAG_HELP.delimiter,
     FLAG_HELP.maxFrame,
+    ...PEER_FLAGS_HELP,
     FLAG_HELP.api,
   ],
 );
 
 export async function run(args: string[]): Promise<void> {
-  const { values, positionals } = parseWithPositionals(args, FRAMING_OPTIONS);
+  const { values, positionals } = parseWithPositionals(args, {
+    ...FRAMING_OPTIONS,
+    ...PEER_OPTIONS,
+  });
   const framing = framingFrom(values);
   const target = peerFrom(values);
   const messages = positionals.map((m) => new TextEncoder().encode(m));
@@ -46,7 +54,7 @@ export async function run(args: string[]): Promise<void> {
 
 /** Sends every frame (all written before any reply is read), then collects one reply per frame. */
 async function exchange<T>(
-  target: Endpoint,
+  target: PeerEndpoint,
   codec: Codec<T>,
   frames: T[],
   bodyOf: (frame: T) => Uint8Array,

@@ -7,8 +7,13 @@
 //            body: N bytes of stdout, then M bytes of stderr (raw bytes, never mixed)
 //   refusal  {"ok": false, "error": "…", "data_size": 0}
 //
+// Over TCP, a unix socket (`path`) or TLS (`tls`). TLS with a token is the supported way to serve
+// beyond this machine: off loopback, execServer refuses to start without both, since without TLS
+// the token crosses the network in clear text and anyone on the path can read it and replay it.
+//
 // What a hostile peer cannot do, and why:
-// - run anything without the token: a token is required off loopback, and a blank one is refused;
+// - run anything without the token: a token (and TLS) is required off loopback, and a blank one is
+//   refused;
 // - outlive --timeout: each command runs in its own process group (a new session), and the whole
 //   group is killed at the deadline (SIGTERM, then SIGKILL after KILL_GRACE_MS); the reply leaves
 //   then even if a process that escaped the group still holds the pipes, and no process of the
@@ -25,16 +30,23 @@ import { spawn } from "node:child_process";
 import { createHash, timingSafeEqual } from "node:crypto";
 import process from "node:process";
 import {
+  type Address,
   type Codec,
   connect,
+  type ConnectStreamOptions,
   detectRuntime,
   type EncodeSink,
   type JsonHeader,
   jsonHeader,
   type JsonHeaderFrame,
+  type NetAddress,
   serve,
+  type ServeHandlingOptions,
   type Server,
   type SocketApi,
+  type TcpListenOptions,
+  type UnixAddress,
+  type UnixListenOptions,
 } from "../mod.ts";
 
 /** The accepted range of every numeric option, shared with the CLI's flag checks. */
@@ -52,10 +64,12 @@ const KILL_GRACE_MS = 1000;
 /** How long the leader may take to be reaped after SIGKILL before the reply leaves anyway. */
 const REAP_WAIT_MS = 1000;
 
-export interface ExecServerOptions {
-  hostname?: string;
-  port?: number;
-  /** When set, every request must carry it. Required to bind anything but loopback. Not blank. */
+/** What the command server does, wherever it listens. */
+export interface ExecServerSettings {
+  /**
+   * When set, every request must carry it. Required (with `tls`) to bind anything but loopback.
+   * Not blank.
+   */
   token?: string;
   /** Seconds before the command's process group is killed. Default 10. */
   timeout?: number;
@@ -65,6 +79,14 @@ export interface ExecServerOptions {
   maxConcurrent?: number;
   api?: SocketApi;
 }
+
+/** Where the command server listens over TCP: `hostname` (default 127.0.0.1), `port`, `tls`. */
+export type ExecServerTcp = Pick<TcpListenOptions, "hostname" | "port" | "tls" | "path">;
+/** Where the command server listens on a unix socket (a local transport, like loopback). */
+export type ExecServerUnix = Pick<UnixListenOptions, "path" | "hostname" | "port" | "tls">;
+
+/** Options of {@linkcode execServer}: the settings, and where to listen. */
+export type ExecServerOptions = ExecServerSettings & (ExecServerTcp | ExecServerUnix);
 
 export interface ExecReply {
   exitCode: number | null;
@@ -384,16 +406,46 @@ function checkRange(name: string, value: number, range: { min: number; max: numb
 }
 
 /**
- * Starts the command server.
- * @throws {Error} When asked to bind a non-loopback address without a token, or given a blank one.
+ * Why the command server must not serve at `hostname` with these protections, or null when it
+ * may: anything but loopback needs both a token (so that not everyone who reaches the port can run
+ * commands) and TLS (so that the token cannot be read on the way and replayed). Shared with the
+ * CLI, which reports it as a usage error.
+ */
+export function unprotectedExposure(
+  hostname: string,
+  protection: { token: boolean; tls: boolean },
+): string | null {
+  if (isLoopback(hostname) || (protection.token && protection.tls)) return null;
+  const missing: string[] = [];
+  if (!protection.token) missing.push("--token");
+  if (!protection.tls) missing.push("TLS (--tls-cert and --tls-key)");
+  return `refusing to serve commands on ${hostname} without ${missing.join(" and ")}: ` +
+    "beyond loopback, exec-server needs both a token and TLS";
+}
+
+/**
+ * Starts the command server, over TCP (TLS with `tls`), or on a unix socket with `path`.
+ * @throws {Error} When asked to bind a non-loopback address without both a token and TLS, or
+ * given a blank token.
  * @throws {RangeError} When an option is out of its range (see {@linkcode EXEC_LIMITS}).
  */
-export async function execServer(options: ExecServerOptions = {}): Promise<Server> {
+export function execServer(
+  options?: ExecServerSettings & ExecServerTcp,
+): Promise<Server<NetAddress>>;
+export function execServer(
+  options: ExecServerSettings & ExecServerUnix,
+): Promise<Server<UnixAddress>>;
+export function execServer(options: ExecServerOptions): Promise<Server<Address>>;
+export async function execServer(options: ExecServerOptions = {}): Promise<Server<Address>> {
   const hostname = options.hostname ?? "127.0.0.1";
   const expected = options.token;
   if (expected !== undefined && badToken(expected) !== null) throw new Error(badToken(expected)!);
-  if (!isLoopback(hostname) && expected === undefined) {
-    throw new Error(`refusing to serve commands on ${hostname} without --token`);
+  if (options.path === undefined) {
+    const exposed = unprotectedExposure(hostname, {
+      token: expected !== undefined,
+      tls: options.tls !== undefined,
+    });
+    if (exposed !== null) throw new Error(exposed);
   }
   const timeout = options.timeout ?? EXEC_LIMITS.timeout.default;
   const maxOutput = options.maxOutput ?? EXEC_LIMITS.maxOutput.default;
@@ -408,9 +460,7 @@ export async function execServer(options: ExecServerOptions = {}): Promise<Serve
   const slots = new Slots(maxConcurrent);
   const groups = new Set<number>(); // the process groups of the commands running now
   let stopping = false;
-  const server = await serve({
-    hostname,
-    port: options.port ?? 0,
+  const handling: ServeHandlingOptions<ExecFrame> = {
     api: options.api,
     codec: execCodec(2 * maxOutput),
     onError: () => {}, // a bad client is closed; nothing else to do
@@ -451,7 +501,10 @@ export async function execServer(options: ExecServerOptions = {}): Promise<Serve
         }
       }
     },
-  });
+  };
+  const server: Server<Address> = options.path !== undefined
+    ? await serve({ ...handling, path: options.path })
+    : await serve({ ...handling, hostname, port: options.port ?? 0, tls: options.tls });
   // Commands run in sessions of their own, so they would outlive the server: stopping kills them
   // (their requests then get their replies, and the handlers end).
   const shutdown = server.shutdown.bind(server);
@@ -473,18 +526,17 @@ function abortConn(conn: { close(): unknown; abort?: () => unknown }): void {
   else void conn.close();
 }
 
-/** Runs `argv` on an exec server and returns what it reported. */
+/**
+ * Runs `argv` on an exec server and returns what it reported. Connects over TCP (`hostname`,
+ * `port`), TLS (`tls` as well), or a unix socket (`path`).
+ */
 export async function execRemote(
-  options: { hostname?: string; port: number; token?: string; api?: SocketApi },
+  options: ConnectStreamOptions & { token?: string; api?: SocketApi },
   argv: string[],
 ): Promise<ExecReply> {
   const codec = jsonHeader({ maxBodyLength: MAX_REPLY });
-  const conn = await connect({
-    hostname: options.hostname,
-    port: options.port,
-    api: options.api,
-    codec,
-  });
+  const { token: _token, ...where } = options;
+  const conn = await connect({ ...where, codec });
   try {
     const header: JsonHeader = options.token === undefined
       ? { argv }

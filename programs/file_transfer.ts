@@ -19,15 +19,19 @@
 // - an upload is written to a temporary file that is removed on every failure, when the server
 //   stops (SIGINT/SIGTERM in the CLI), and at startup if a crash left one behind. One server per
 //   directory: the startup sweep removes every `.NAME.<12 hex>.part` in it.
+//
+// Over TCP, TLS (`tls`) or a unix socket (`path`), the same protocol.
 
 import { createHash, type Hash, randomBytes } from "node:crypto";
 import { constants, unlinkSync } from "node:fs";
 import { type FileHandle, lstat, open, readdir, rename, stat, unlink } from "node:fs/promises";
 import { basename, join } from "node:path";
 import {
+  type Address,
   type ByteListener,
   type ByteStream,
   connectStream,
+  type ConnectStreamOptions,
   FramedError,
   FrameReader,
   type JsonHeader,
@@ -36,6 +40,9 @@ import {
   listenStreams,
   sendAll,
   type SocketApi,
+  type TcpListenOptions,
+  TlsError,
+  type UnixListenOptions,
 } from "../mod.ts";
 
 const codec = jsonHeader({
@@ -176,21 +183,36 @@ async function reply(stream: ByteStream, header: JsonHeader, size = 0): Promise<
 
 // ── Server ───────────────────────────────────────────────────────────────────────────────────
 
-export interface FileServerOptions {
+/** What the file server does, wherever it listens. */
+export interface FileServerSettings {
   /** The served folder. It must exist: a missing one is refused at startup. */
   dir: string;
-  hostname?: string;
-  port?: number;
   /** The largest upload accepted, in bytes. Default {@linkcode DEFAULT_MAX_UPLOAD} (4 GiB). */
   maxSize?: number;
   api?: SocketApi;
-  /** Serve connections from this listener instead of listening on `hostname`:`port`. */
+  /** Serve connections from this listener instead of listening where the options say. */
   listener?: ByteListener;
+  /** Receives each connection's failure, a failed TLS handshake included (`TlsError`). */
   onError?: (error: unknown) => void;
 }
 
+/**
+ * Options of {@linkcode fileServer}: the settings, and where to listen: TCP (`hostname`, default
+ * 127.0.0.1, and `port`, default 0), TLS on top (`tls`), or a unix socket (`path`).
+ */
+export type FileServerOptions =
+  & FileServerSettings
+  & (
+    | Pick<TcpListenOptions, "hostname" | "port" | "tls" | "path">
+    | Pick<UnixListenOptions, "path" | "hostname" | "port" | "tls">
+  );
+
 export interface FileServer {
+  /** Where it listens: `127.0.0.1:PORT`, or `unix:PATH`. */
+  readonly address: Address;
+  /** The TCP port (0 on a unix socket). */
   readonly port: number;
+  /** The TCP address (empty on a unix socket). */
   readonly hostname: string;
   /** How many stale `.part` files a previous run left behind and startup removed. */
   readonly staleRemoved: number;
@@ -451,8 +473,10 @@ const RESOURCE_ACCEPT_ERRORS = new Set(["EMFILE", "ENFILE", "ENOBUFS", "ENOMEM"]
 /**
  * Accepts until the listener closes. No error ends the loop: a peer's (Deno's native accept()
  * throws NotConnected for a peer that reset before it was accepted; reproduced with SO_LINGER 0
- * connects) is skipped at once, a resource shortage waits RESOURCE_BACKOFF_MS, anything else is
- * reported and waits as long (so a persistent failure cannot spin).
+ * connects) is skipped at once, a failed TLS handshake (a TlsError naming that peer, which a TLS
+ * listener throws from accept()) is reported and skipped at once, a resource shortage waits
+ * RESOURCE_BACKOFF_MS, anything else is reported and waits as long (so a persistent failure
+ * cannot spin).
  */
 async function acceptEach(
   listener: ByteListener,
@@ -466,6 +490,11 @@ async function acceptEach(
       stream = await listener.accept();
     } catch (error) {
       if (isClosing()) return;
+      // One client's failure, not the process's: waiting would only let others pile up.
+      if (error instanceof TlsError) {
+        onError(error);
+        continue;
+      }
       const { code, name } = error as { code?: unknown; name?: unknown };
       if (PEER_ACCEPT_ERRORS.has(String(code)) || PEER_ACCEPT_ERRORS.has(String(name))) continue;
       if (!RESOURCE_ACCEPT_ERRORS.has(String(code))) onError(error);
@@ -498,14 +527,18 @@ export async function fileServer(options: FileServerOptions): Promise<FileServer
       }
     },
   };
-  const listener = options.listener ?? await listenStreams({
-    hostname: options.hostname ?? "127.0.0.1",
-    port: options.port ?? 0,
-    api: options.api,
-  });
+  const listener: ByteListener = options.listener ??
+    (options.path !== undefined
+      ? await listenStreams({ path: options.path, api: options.api })
+      : await listenStreams({
+        hostname: options.hostname ?? "127.0.0.1",
+        port: options.port ?? 0,
+        tls: options.tls,
+        api: options.api,
+      }));
   const sessions = new Map<Promise<void>, () => void>();
   let closing = false;
-  void acceptEach(listener, () => closing, (stream) => {
+  const accepting = acceptEach(listener, () => closing, (stream) => {
     let abort: () => void = () => {};
     const aborted = new Promise<void>((resolve) => (abort = resolve));
     const done: Promise<void> = serveFiles(stream, state, aborted)
@@ -522,7 +555,10 @@ export async function fileServer(options: FileServerOptions): Promise<FileServer
     }
     let waited: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
-      Promise.all(sessions.keys()),
+      // The accept loop too: Deno removes a unix socket's file only once the accept() pending at
+      // close() has returned (a process that exits before that leaves the file behind; seen on
+      // Deno 2.9.6 with `file-server --unix`).
+      Promise.all([accepting, ...sessions.keys()]),
       new Promise((resolve) => (waited = setTimeout(resolve, CLOSE_WAIT_MS))),
     ]);
     clearTimeout(waited);
@@ -539,6 +575,7 @@ export async function fileServer(options: FileServerOptions): Promise<FileServer
 
   const address = listener.address;
   return {
+    address,
     port: address.transport === "unix" ? 0 : address.port,
     hostname: address.transport === "unix" ? "" : address.hostname,
     staleRemoved,
@@ -565,9 +602,12 @@ function replyReader(stream: ByteStream, onBody: (chunk: Uint8Array) => Promise<
   };
 }
 
+/** Where a client connects: TCP (`hostname`, `port`), TLS (`tls` as well) or unix (`path`). */
+export type FileClientOptions = ConnectStreamOptions & { api?: SocketApi };
+
 /** Uploads `path`; resolves with the server's reply header, rejects with its refusal. */
 export async function putFile(
-  options: { hostname?: string; port: number; api?: SocketApi },
+  options: FileClientOptions,
   path: string,
   name = basename(path),
 ) {
@@ -606,7 +646,7 @@ export async function putFile(
 
 /** Downloads `name` into `out`; verifies its sha256 before it appears under `out`. */
 export async function getFile(
-  options: { hostname?: string; port: number; api?: SocketApi },
+  options: FileClientOptions,
   name: string,
   out: string,
 ) {

@@ -3,7 +3,9 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { runCli } from "./_process.ts";
+import { tlsFixtures } from "./_tls_fixtures.ts";
 
 /** What each command needs besides the flag under test, so that only that flag can be wrong. */
 const COMMANDS: Record<string, { base: string[]; flags: string[] }> = {
@@ -123,5 +125,125 @@ test(
       assert.ok(own.stdout.startsWith(`usage: framed ${command} `), own.stdout);
       assert.match(own.stdout, /^ {2}--api +native .* \(default native\)$/m);
     }
+  },
+);
+
+// ── TLS and unix sockets ─────────────────────────────────────────────────────────────────────
+
+test(
+  "TLS and unix flag mistakes are usage errors (exit 2) naming the flag, or the file",
+  { timeout: 300_000 },
+  async () => {
+    const { dir } = tlsFixtures();
+    const cert = join(dir, "cert.pem");
+    const key = join(dir, "key.pem");
+    const ca = join(dir, "ca.pem");
+    const missing = join(dir, "missing.pem");
+    const notPem = join(dir, "server.cnf"); // openssl's config, written by the fixtures: no PEM
+    const sock = join(dir, "never.sock"); // in a folder removed at exit, should a case listen
+    const send = ["send", "--framing", "length"];
+    const cases: [string[], RegExp][] = [
+      [["echo", "--framing", "length", "--tls-cert", cert], /--tls-cert and --tls-key go together/],
+      [["echo", "--framing", "length", "--tls-key", key], /--tls-cert and --tls-key go together/],
+      [["exec-server", "--tls-cert", cert], /--tls-cert and --tls-key go together/],
+      [["file-server", "--dir", ".", "--tls-key", key], /--tls-cert and --tls-key go together/],
+      [
+        ["echo", "--framing", "length", "--tls-cert", missing, "--tls-key", key],
+        new RegExp(`--tls-cert ${missing}: no such file`),
+      ],
+      [
+        ["echo", "--framing", "length", "--tls-cert", cert, "--tls-key", missing],
+        new RegExp(`--tls-key ${missing}: no such file`),
+      ],
+      [
+        ["echo", "--framing", "length", "--tls-cert", notPem, "--tls-key", key],
+        new RegExp(`--tls-cert ${notPem}: not a PEM file`),
+      ],
+      [
+        ["echo", "--framing", "length", "--tls-cert", dir, "--tls-key", key],
+        new RegExp(`--tls-cert ${dir}: it is a directory`),
+      ],
+      [
+        ["echo", "--framing", "length", "--unix", sock, "--port", "9"],
+        /--unix cannot be combined with --port/,
+      ],
+      [
+        ["echo", "--framing", "length", "--unix", sock, "--host", "::1"],
+        /--unix cannot be combined with --host/,
+      ],
+      [
+        ["exec-server", "--unix", sock, "--tls-cert", cert, "--tls-key", key],
+        /--unix cannot be combined with --tls-cert, --tls-key/,
+      ],
+      [["echo", "--framing", "length", "--unix="], /--unix needs a socket file path/],
+      [
+        [...send, "--unix", sock, "--port", "9", "x"],
+        /--unix cannot be combined with --port/,
+      ],
+      [[...send, "--unix", sock, "--tls", "x"], /--unix cannot be combined with --tls/],
+      [
+        ["put", "--unix", sock, "--ca", ca, "cli.ts"],
+        /--unix cannot be combined with --ca/,
+      ],
+      [[...send, "--port", "9", "--ca", ca, "x"], /--ca needs --tls/],
+      [[...send, "--port", "9", "--servername", "localhost", "x"], /--servername needs --tls/],
+      [
+        [...send, "--port", "9", "--tls", "--ca", missing, "x"],
+        new RegExp(`--ca ${missing}: no such file`),
+      ],
+      [
+        [...send, "--port", "9", "--tls", "--ca", notPem, "x"],
+        new RegExp(`--ca ${notPem}: not a PEM file`),
+      ],
+      [["exec", "--port", "9", "--tls", "--ca", missing, "--", "true"], /--ca .*: no such file/],
+      [["get", "--port", "9", "--tls=yes", "x", "--out", "y"], /--tls/],
+    ];
+    const failures: string[] = [];
+    for (const [args, message] of cases) {
+      // Bounded: a command that wrongly starts is killed after 15 s and fails the check.
+      const result = await runCli(args, 15_000);
+      const first = result.stderr.split("\n")[0]!;
+      if (result.code !== 2 || !first.startsWith(`framed ${args[0]}: `) || !message.test(first)) {
+        failures.push(`${args.join(" ")}: exit ${result.code}, ${first}`);
+      }
+    }
+    assert.deepEqual(failures, [], `${failures.length} of ${cases.length} cases`);
+  },
+);
+
+test(
+  "every server's --help lists --tls-cert, --tls-key and --unix; every client's --tls, --ca, --servername and --unix",
+  { timeout: 120_000 },
+  async () => {
+    const flags = {
+      server: ["--tls-cert", "--tls-key", "--unix"],
+      client: ["--tls", "--ca", "--servername", "--unix"],
+    };
+    const roles: Record<string, keyof typeof flags> = {
+      echo: "server",
+      "exec-server": "server",
+      "file-server": "server",
+      send: "client",
+      exec: "client",
+      put: "client",
+      get: "client",
+    };
+    for (const [command, role] of Object.entries(roles)) {
+      const help = await runCli([command, "--help"]);
+      assert.equal(help.code, 0, help.stderr);
+      for (const flag of flags[role]) {
+        assert.match(
+          help.stdout,
+          new RegExp(`^ {2}${flag} +\\S`, "m"),
+          `${command} --help: ${flag}`,
+        );
+      }
+    }
+    const all = await runCli(["--help"]);
+    for (const flag of [...flags.server, ...flags.client]) {
+      assert.match(all.stdout, new RegExp(`${flag}\\b`));
+    }
+    const exec = await runCli(["exec-server", "--help"]);
+    assert.match(exec.stdout, /TLS with a token is the supported way/);
   },
 );

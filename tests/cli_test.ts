@@ -1,13 +1,41 @@
 // The `framed` command line as a contract: driven by peers in Python (struct + socket) and Java,
 // under the runtime running the tests.
 
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { LENGTH_FORMATS } from "../mod.ts";
-import { line, run, runCli, start, startCli, stopCli as stop } from "./_process.ts";
+import {
+  eventually,
+  line,
+  run,
+  runCli,
+  type Running,
+  runtimeCommand,
+  start,
+  startCli,
+  stopCli as stop,
+  tempDirs,
+} from "./_process.ts";
+import { tlsFixtures } from "./_tls_fixtures.ts";
 
 const T = { timeout: 120_000 };
 const PEER = "tests/peers/struct_peer.py";
+const dirs = tempDirs();
+after(() => dirs.removeAll());
+
+/** Starts a CLI server and checks its first line against `listening` (whose group 1 is returned). */
+async function startListening(args: string[], listening: RegExp): Promise<[Running, string]> {
+  const [command, prefix] = runtimeCommand("cli.ts");
+  const server = start(command, [...prefix, ...args]);
+  const first = await line(server, 0);
+  const match = listening.exec(first);
+  assert.ok(match, `first line was ${JSON.stringify(first)}; stderr: ${server.stderr()}`);
+  return [server, match[1] ?? ""];
+}
+
+const TLS_LISTENING = /^listening on 127\.0\.0\.1:(\d+) \(TLS\)$/;
 
 test(
   "echo --framing length echoes Python struct frames byte for byte, for every length format",
@@ -130,3 +158,144 @@ test("a usage mistake exits 2 with the usage text", T, async () => {
   assert.equal(result.code, 2);
   assert.match(result.stderr, /--framing must be length, delimiter or json-header/);
 });
+
+// ── TLS and unix sockets ─────────────────────────────────────────────────────────────────────
+
+/** `--tls-cert` and `--tls-key` for the test certificate (valid for 127.0.0.1 and localhost). */
+function serverTls(): string[] {
+  const { dir } = tlsFixtures();
+  return ["--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem")];
+}
+
+test(
+  "echo --tls-cert --tls-key says (TLS) and echoes to send --tls --ca, on either socket API",
+  T,
+  async () => {
+    const { dir } = tlsFixtures();
+    const [echo, port] = await startListening(
+      ["echo", "--framing", "length", ...serverTls()],
+      TLS_LISTENING,
+    );
+    try {
+      for (const api of ["native", "node"]) {
+        for (const host of ["127.0.0.1", "localhost"]) {
+          const result = await runCli([
+            "send",
+            "--framing",
+            "length",
+            "--port",
+            port,
+            "--host",
+            host,
+            "--tls",
+            "--ca",
+            join(dir, "ca.pem"),
+            "--api",
+            api,
+            "hello",
+            "wörld",
+          ]);
+          assert.equal(result.code, 0, `--api ${api} --host ${host}: ${result.stderr}`);
+          assert.equal(result.stdout, "hello\nwörld");
+        }
+      }
+      // --servername names what the certificate must hold, whatever address is dialled.
+      const named = await runCli([
+        "send",
+        "--framing",
+        "length",
+        "--port",
+        port,
+        "--tls",
+        "--ca",
+        join(dir, "ca.pem"),
+        "--servername",
+        "localhost",
+        "hi",
+      ]);
+      assert.equal(named.code, 0, named.stderr);
+      assert.equal(named.stdout, "hi");
+    } finally {
+      await stop(echo);
+    }
+  },
+);
+
+test(
+  "send --tls refuses a certificate its --ca did not sign, or one without --servername's name",
+  T,
+  async () => {
+    const { dir } = tlsFixtures();
+    const otherCa = join(dirs.make("framed-cli-"), "other-ca.pem");
+    writeFileSync(otherCa, tlsFixtures().otherCa);
+    const [echo, port] = await startListening(
+      ["echo", "--framing", "length", ...serverTls()],
+      TLS_LISTENING,
+    );
+    try {
+      const base = ["send", "--framing", "length", "--port", port, "--tls"];
+      for (
+        const extra of [
+          ["--ca", otherCa],
+          ["--ca", join(dir, "ca.pem"), "--servername", "example.com"],
+          [], // the system's roots do not know the test CA
+        ]
+      ) {
+        const result = await runCli([...base, ...extra, "x"]);
+        assert.equal(result.code, 1, `${extra.join(" ")}: ${result.stdout}`);
+        assert.equal(result.stdout, "", "nothing was sent or received");
+        assert.equal(result.stderr.trim().split("\n").length, 1, result.stderr);
+        assert.match(
+          result.stderr,
+          new RegExp(`^framed send: TLS handshake with 127\\.0\\.0\\.1:${port} failed: `),
+        );
+      }
+      // A client that is not speaking TLS at all fails the server's side of the handshake: the
+      // server reports it, naming the client, and serves everyone else. (A client that rejects
+      // the certificate is reported by node:tls only at the handshake timeout, so it is not
+      // waited for here.)
+      const garbage = await run("python3", [PEER, "garbage", port]);
+      assert.equal(garbage.stdout, "closed by server", garbage.stderr);
+      await eventually(
+        "the failed handshake is reported on stderr",
+        () => /framed echo: TLS handshake with 127\.0\.0\.1:\d+ failed/.test(echo.stderr()),
+      );
+      const good = await runCli([...base, "--ca", join(dir, "ca.pem"), "still"]);
+      assert.equal(good.stdout, "still", good.stderr);
+    } finally {
+      await stop(echo);
+    }
+  },
+);
+
+test(
+  "echo --unix says `listening on unix:PATH`, echoes to send --unix, and removes the file at exit",
+  T,
+  async () => {
+    const path = join(dirs.make("framed-cli-"), "echo.sock");
+    const [echo] = await startListening(
+      ["echo", "--framing", "delimiter", "--unix", path],
+      new RegExp(`^listening on unix:${path.replaceAll(".", "\\.")}$`),
+    );
+    try {
+      for (const api of ["native", "node"]) {
+        const result = await runCli([
+          "send",
+          "--framing",
+          "delimiter",
+          "--unix",
+          path,
+          "--api",
+          api,
+          "one",
+          "two",
+        ]);
+        assert.equal(result.code, 0, `--api ${api}: ${result.stderr}`);
+        assert.equal(result.stdout, "one\ntwo");
+      }
+    } finally {
+      await stop(echo);
+    }
+    assert.equal(existsSync(path), false, "the socket file is gone once echo has exited");
+  },
+);

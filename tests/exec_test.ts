@@ -11,19 +11,38 @@ import { execServer } from "../programs/exec.ts";
 import { jsonFrame, RawPeer } from "./_raw_peer.ts";
 import {
   eventually,
+  line,
   processGone,
   run,
   runCli as cli,
+  type Running,
   runtimeCommand,
   start,
   startCli,
   stopCli as stop,
   tempDirs,
 } from "./_process.ts";
+import { tlsFixtures } from "./_tls_fixtures.ts";
 
 const T = { timeout: 120_000 };
 const dirs = tempDirs();
 after(() => dirs.removeAll());
+
+/** Starts a CLI server and checks its first line against `listening` (whose group 1 is returned). */
+async function startListening(args: string[], listening: RegExp): Promise<[Running, string]> {
+  const [command, prefix] = runtimeCommand("cli.ts");
+  const server = start(command, [...prefix, ...args]);
+  const first = await line(server, 0);
+  const match = listening.exec(first);
+  assert.ok(match, `first line was ${JSON.stringify(first)}; stderr: ${server.stderr()}`);
+  return [server, match[1] ?? ""];
+}
+
+/** `--tls-cert` and `--tls-key` for the test certificate (valid for 127.0.0.1 and localhost). */
+function serverTls(): string[] {
+  const { dir } = tlsFixtures();
+  return ["--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem")];
+}
 
 /** Sends one exec request as raw bytes and reads the reply frame (null: closed without one). */
 async function rawExec(port: number, header: Record<string, unknown>, ms = 30_000) {
@@ -154,11 +173,107 @@ test("exec with a wrong token is refused and runs nothing", T, async () => {
   }
 });
 
-test("exec-server refuses to bind a non-loopback address without a token", T, async () => {
-  const result = await cli(["exec-server", "--host", "0.0.0.0"]);
-  assert.equal(result.code, 2);
-  assert.match(result.stderr, /without --token/);
+test(
+  "exec-server refuses a non-loopback address without both a token and TLS, saying what is missing",
+  T,
+  async () => {
+    const tls = serverTls();
+    const cases: [string[], RegExp][] = [
+      [[], /on 0\.0\.0\.0 without --token and TLS \(--tls-cert and --tls-key\)/],
+      [["--token", "s3cret"], /on 0\.0\.0\.0 without TLS \(--tls-cert and --tls-key\)/],
+      [tls, /on 0\.0\.0\.0 without --token:/],
+    ];
+    for (const [args, message] of cases) {
+      // Bounded: a server that wrongly starts is killed after 15 s and fails the check.
+      const result = await cli(["exec-server", "--host", "0.0.0.0", ...args], 15_000);
+      assert.equal(result.code, 2, `${args.join(" ")}: ${result.stdout}`);
+      assert.match(result.stderr, message);
+      assert.match(result.stderr, /exec-server needs both a token and TLS/);
+    }
+    // The library refuses the same, whoever calls it.
+    await assert.rejects(execServer({ hostname: "0.0.0.0" }), /without --token and TLS/);
+    await assert.rejects(execServer({ hostname: "0.0.0.0", token: "s3cret" }), /without TLS/);
+    const { cert, key } = tlsFixtures();
+    await assert.rejects(
+      execServer({ hostname: "0.0.0.0", tls: { cert, key } }),
+      /without --token:/,
+    );
+  },
+);
+
+test("exec over TLS with a token runs a command; a wrong token or CA runs nothing", T, async () => {
+  const { dir: certs, otherCa } = tlsFixtures();
+  const dir = dirs.make("framed-exec-");
+  const otherCaFile = join(dir, "other-ca.pem");
+  writeFileSync(otherCaFile, otherCa);
+  const [server, port] = await startListening(
+    ["exec-server", ...serverTls(), "--token", "s3cret"],
+    /^listening on 127\.0\.0\.1:(\d+) \(TLS\)$/,
+  );
+  try {
+    const peer = ["--port", port, "--tls", "--ca", join(certs, "ca.pem")];
+    for (const api of ["native", "node"]) {
+      const result = await cli([
+        "exec",
+        ...peer,
+        "--api",
+        api,
+        "--token",
+        "s3cret",
+        "--",
+        "echo",
+        "hi",
+      ]);
+      assert.equal(result.code, 0, `--api ${api}: ${result.stderr}`);
+      assert.equal(result.stdout, "hi");
+    }
+    const marker = join(dir, "ran");
+    const wrongToken = await cli(["exec", ...peer, "--token", "guess", "--", "touch", marker]);
+    assert.equal(wrongToken.code, 1);
+    assert.match(wrongToken.stderr, /wrong or missing token/);
+    const wrongCa = await cli([
+      "exec",
+      "--port",
+      port,
+      "--tls",
+      "--ca",
+      otherCaFile,
+      "--token",
+      "s3cret",
+      "--",
+      "touch",
+      marker,
+    ]);
+    assert.equal(wrongCa.code, 1);
+    assert.match(wrongCa.stderr, /^framed exec: TLS handshake with 127\.0\.0\.1:\d+ failed: /);
+    // A plain client cannot talk to it: its request never reaches the command runner.
+    const plain = await cli(["exec", "--port", port, "--token", "s3cret", "--", "touch", marker]);
+    assert.notEqual(plain.code, 0);
+    assert.equal(existsSync(marker), false, "nothing ran");
+  } finally {
+    await stop(server);
+  }
 });
+
+test(
+  "exec-server --unix serves exec --unix without a token, and removes its socket file",
+  T,
+  async () => {
+    const path = join(dirs.make("framed-exec-"), "exec.sock");
+    const [server] = await startListening(
+      ["exec-server", "--unix", path],
+      /^listening on unix:(.+)$/,
+    );
+    try {
+      const result = await cli(["exec", "--unix", path, "--", "echo", "local"]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, "local");
+    } finally {
+      await stop(server);
+    }
+    assert.equal(existsSync(path), false, "the socket file is gone once exec-server has exited");
+  },
+);
 
 test(
   "exec-server refuses an empty or whitespace --token with a usage error, on any address",

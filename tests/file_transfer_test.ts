@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
 import {
   closeSync,
+  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -23,18 +24,22 @@ import { Buffer } from "node:buffer";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
-import { type ByteListener, listenStreams } from "../mod.ts";
+import { type ByteListener, listenStreams, netAddress, TlsError } from "../mod.ts";
 import { fileServer, MAX_NAME_BYTES } from "../programs/file_transfer.ts";
 import { jsonFrame, RawPeer } from "./_raw_peer.ts";
 import {
   eventually,
+  line,
   run,
   runCli as cli,
+  type Running,
   runtimeCommand,
+  start,
   startCli,
   stopCli as stop,
   tempDirs,
 } from "./_process.ts";
+import { tlsFixtures } from "./_tls_fixtures.ts";
 
 const T = { timeout: 120_000 };
 // Every temporary folder (one test writes 512 MiB) is removed when the file's tests are done.
@@ -132,6 +137,103 @@ test("put and get --api node round-trip a file over node:net", T, async () => {
     await stop(server);
   }
 });
+
+/** Starts a CLI server and checks its first line against `listening` (whose group 1 is returned). */
+async function startListening(args: string[], listening: RegExp): Promise<[Running, string]> {
+  const [command, prefix] = runtimeCommand("cli.ts");
+  const server = start(command, [...prefix, ...args]);
+  const first = await line(server, 0);
+  const match = listening.exec(first);
+  assert.ok(match, `first line was ${JSON.stringify(first)}; stderr: ${server.stderr()}`);
+  return [server, match[1] ?? ""];
+}
+
+test(
+  "put and get --unix round-trip a file over a unix socket, whose file is gone after SIGTERM",
+  T,
+  async () => {
+    const serverDir = dirs.make("framed-files-");
+    const clientDir = dirs.make("framed-client-");
+    const path = join(dirs.make("framed-sock-"), "files.sock");
+    const [server] = await startListening(
+      ["file-server", "--dir", serverDir, "--unix", path],
+      /^listening on unix:(.+)$/,
+    );
+    try {
+      for (const api of ["native", "node"]) {
+        const source = tempFile(clientDir, `unix-${api}.bin`, 300_000);
+        const put = await cli(["put", "--unix", path, "--api", api, source]);
+        assert.equal(put.code, 0, `--api ${api}: ${put.stderr}`);
+        assert.match(put.stdout, new RegExp(`^uploaded unix-${api}\\.bin: 300000 bytes`));
+        const out = join(clientDir, `copy-${api}.bin`);
+        const got = await cli([
+          "get",
+          "--unix",
+          path,
+          "--api",
+          api,
+          `unix-${api}.bin`,
+          "--out",
+          out,
+        ]);
+        assert.equal(got.code, 0, `--api ${api}: ${got.stderr}`);
+        assert.equal(sha256(readFileSync(out)), sha256(readFileSync(source)));
+      }
+    } finally {
+      await stop(server);
+    }
+    assert.equal(existsSync(path), false, "the socket file is gone once file-server has exited");
+  },
+);
+
+test(
+  "put and get --tls round-trip a file over TLS; a failed handshake is reported and serving goes on",
+  T,
+  async () => {
+    const { dir: certs } = tlsFixtures();
+    const serverDir = dirs.make("framed-files-");
+    const clientDir = dirs.make("framed-client-");
+    const [server, port] = await startListening(
+      [
+        "file-server",
+        "--dir",
+        serverDir,
+        "--tls-cert",
+        join(certs, "cert.pem"),
+        "--tls-key",
+        join(certs, "key.pem"),
+      ],
+      /^listening on 127\.0\.0\.1:(\d+) \(TLS\)$/,
+    );
+    try {
+      // A plain client: its request is not TLS, so its handshake fails and it gets no reply.
+      const plain = await RawPeer.connect(Number(port));
+      try {
+        await plain.send(jsonFrame({ op: "get", file_name: "x", file_size: 0 })).catch(() => {});
+        assert.equal(await plain.readFrame("file_size", 10_000), null, "no reply in plain TCP");
+      } finally {
+        plain.close();
+      }
+      await eventually(
+        "the failed handshake is reported on stderr",
+        () =>
+          /framed file-server: TLS handshake with 127\.0\.0\.1:\d+ failed/.test(server.stderr()),
+      );
+      const peer = ["--port", port, "--tls", "--ca", join(certs, "ca.pem")];
+      for (const api of ["native", "node"]) {
+        const source = tempFile(clientDir, `tls-${api}.bin`, 2 * 1024 * 1024 + 3);
+        const put = await cli(["put", ...peer, "--api", api, source]);
+        assert.equal(put.code, 0, `--api ${api}: ${put.stderr}`);
+        const out = join(clientDir, `copy-${api}.bin`);
+        const got = await cli(["get", ...peer, "--api", api, `tls-${api}.bin`, "--out", out]);
+        assert.equal(got.code, 0, `--api ${api}: ${got.stderr}`);
+        assert.equal(sha256(readFileSync(out)), sha256(readFileSync(source)));
+      }
+    } finally {
+      await stop(server);
+    }
+  },
+);
 
 test("an upload whose sha256 does not match is refused and leaves no file behind", T, async () => {
   const dir = dirs.make("framed-files-");
@@ -553,6 +655,43 @@ test(
       assert.equal(reply.header.ok, true);
       assert.equal(errors.length, 0, "every error was met and the loop went on");
       assert.deepEqual(reported, ["something else"], "peer and resource errors are not noise");
+    } finally {
+      await server.close();
+    }
+  },
+);
+
+test(
+  "the accept loop reports a failed TLS handshake and accepts the next peer at once, without backing off",
+  T,
+  async () => {
+    const dir = dirs.make("framed-files-");
+    const real = await listenStreams({ port: 0 });
+    const handshake = new TlsError(netAddress("127.0.0.1", 40000), new Error("UnknownCA"));
+    let calls = 0;
+    let secondCall: () => void = () => {};
+    const acceptedAgain = new Promise<string>((resolve) => (secondCall = () => resolve("again")));
+    const listener: ByteListener = {
+      address: real.address,
+      accept: () => {
+        if (++calls === 1) return Promise.reject(handshake);
+        secondCall();
+        return real.accept();
+      },
+      close: () => real.close(),
+    };
+    const reported: unknown[] = [];
+    const server = await fileServer({ dir, listener, onError: (error) => reported.push(error) });
+    try {
+      // A backoff waits on a timer (50 ms); going on at once needs none, so it comes first.
+      const first = await Promise.race([
+        acceptedAgain,
+        new Promise<string>((resolve) => setTimeout(() => resolve("a timer fired first"), 0)),
+      ]);
+      assert.equal(first, "again", "accept() was called again before any timer fired");
+      assert.deepEqual(reported, [handshake], "the failed handshake is reported as it is");
+      const reply = await putRequest(real.address.port, "after-tls.bin", randomBytes(1000));
+      assert.equal(reply.header.ok, true, "the server still serves");
     } finally {
       await server.close();
     }
