@@ -6,6 +6,8 @@ import type { RuntimeName, SocketApi } from "../mod.ts";
 export type Strategy = "raw" | "length-prefix" | "ack-handshake" | "sleep";
 export type Mode = "stream" | "ping-pong";
 export type Receive = "callback" | "for-await";
+/** What the bytes travel over: loopback TCP, TLS on loopback TCP, or a unix domain socket. */
+export type Transport = "tcp" | "tls" | "unix";
 
 /** One measurement: a strategy, a mode and a payload size, in one runtime × API. */
 export interface Cell {
@@ -18,12 +20,15 @@ export interface Cell {
   sleepMs?: number;
   /** A memory check instead of a timing: send exactly this many bytes, report peak RSS. */
   volume?: number;
+  /** Absent means TCP. */
+  transport?: Transport;
 }
 
 /** A row of `results` in the JSON report. Documented in bench/README.md. */
 export interface ResultRow {
   runtime: string;
   api: SocketApi | "asyncio";
+  transport: Transport;
   strategy: Strategy;
   mode: Mode;
   payload: number;
@@ -48,37 +53,73 @@ export const ALL_STRATEGIES: readonly Strategy[] = [
   "ack-handshake",
   "sleep",
 ];
+export const ALL_TRANSPORTS: readonly Transport[] = ["tcp", "tls", "unix"];
 
 /** Bytes per stream iteration: a whole number of frames, about 1 MiB. */
 export function framesPerBatch(payload: number): number {
   return Math.max(1, Math.floor((1024 * 1024) / (payload + 4)));
 }
 
-/** The cells of one runtime × API, in the order they run. */
+/**
+ * The cells of one runtime × API, in the order they run. TCP gets every strategy at every payload.
+ * TLS and unix sockets get raw and length-prefix (onFrame) only, to keep the suites within their
+ * time: in the full suite, streams at the smallest and the largest payload (64 B and 64 KiB) and,
+ * for TLS, ping-pong at the smallest; in the quick suite, streams at the largest payload alone.
+ */
 export function cellsFor(
-  options: { full: boolean; strategies: readonly Strategy[]; payloads: readonly number[] },
+  options: {
+    full: boolean;
+    strategies: readonly Strategy[];
+    payloads: readonly number[];
+    transports?: readonly Transport[];
+  },
 ): Cell[] {
   const cells: Cell[] = [];
   const want = (s: Strategy) => options.strategies.includes(s);
   const sleeps = options.full ? SLEEPS.full : SLEEPS.quick;
+  const transports = options.transports ?? ["tcp"];
+  const largest = Math.max(...options.payloads);
+  const smallest = Math.min(...options.payloads);
   for (const payload of options.payloads) {
     // raw first: it is the baseline every other row of the same payload is a ratio of, so it runs
     // whenever a strategy that is compared with it does.
-    if (want("raw") || want("length-prefix") || want("ack-handshake")) {
-      cells.push({ strategy: "raw", mode: "stream", payload });
-      cells.push({ strategy: "raw", mode: "ping-pong", payload });
+    if (transports.includes("tcp")) {
+      if (want("raw") || want("length-prefix") || want("ack-handshake")) {
+        cells.push({ strategy: "raw", mode: "stream", payload });
+        cells.push({ strategy: "raw", mode: "ping-pong", payload });
+      }
+      if (want("length-prefix")) {
+        cells.push({ strategy: "length-prefix", mode: "stream", payload, receive: "callback" });
+        cells.push({ strategy: "length-prefix", mode: "stream", payload, receive: "for-await" });
+        cells.push({ strategy: "length-prefix", mode: "ping-pong", payload });
+      }
+      if (want("ack-handshake")) {
+        cells.push({ strategy: "ack-handshake", mode: "ping-pong", payload });
+      }
+      if (want("sleep") && (options.full || payload === options.payloads[0])) {
+        for (const sleepMs of sleeps) {
+          cells.push({ strategy: "sleep", mode: "stream", payload, sleepMs });
+        }
+      }
     }
-    if (want("length-prefix")) {
-      cells.push({ strategy: "length-prefix", mode: "stream", payload, receive: "callback" });
-      cells.push({ strategy: "length-prefix", mode: "stream", payload, receive: "for-await" });
-      cells.push({ strategy: "length-prefix", mode: "ping-pong", payload });
-    }
-    if (want("ack-handshake")) {
-      cells.push({ strategy: "ack-handshake", mode: "ping-pong", payload });
-    }
-    if (want("sleep") && (options.full || payload === options.payloads[0])) {
-      for (const sleepMs of sleeps) {
-        cells.push({ strategy: "sleep", mode: "stream", payload, sleepMs });
+    if (payload !== largest && (!options.full || payload !== smallest)) continue;
+    for (const transport of transports.filter((t) => t !== "tcp")) {
+      // A unix round trip is as short as TCP's, and mitata times iterations under 65 µs in
+      // batches of 4,096 (12 batches at least), which would cost the suite seconds per cell.
+      const pingPong = options.full && transport === "tls" && payload === smallest;
+      for (const mode of pingPong ? ["stream", "ping-pong"] as const : ["stream"] as const) {
+        if (want("raw") || want("length-prefix")) {
+          cells.push({ strategy: "raw", mode, payload, transport });
+        }
+        if (want("length-prefix")) {
+          cells.push({
+            strategy: "length-prefix",
+            mode,
+            payload,
+            ...(mode === "stream" ? { receive: "callback" as const } : {}),
+            transport,
+          });
+        }
       }
     }
   }
@@ -91,7 +132,8 @@ export function describeCell(cell: Cell): string {
     : cell.sleepMs !== undefined
     ? ` (sleep ${cell.sleepMs} ms)`
     : "";
-  return `${cell.strategy} ${cell.mode} ${formatBytes(cell.payload)}${extra}`;
+  const over = cell.transport && cell.transport !== "tcp" ? ` over ${cell.transport}` : "";
+  return `${cell.strategy} ${cell.mode} ${formatBytes(cell.payload)}${extra}${over}`;
 }
 
 export function formatBytes(bytes: number): string {
@@ -142,12 +184,13 @@ export function figures(
 
 /**
  * Fills `ratio_to_raw` in place. Stream rows (and sleep rows) compare frames/s with the raw stream
- * of the same runtime, API and payload (higher is better, 1.0 = as fast as raw). Ping-pong rows
- * (and ack-handshake rows) compare p50 round-trip time with raw ping-pong (lower is better, 1.0 =
- * no added latency).
+ * of the same runtime, API, transport and payload (higher is better, 1.0 = as fast as raw).
+ * Ping-pong rows (and ack-handshake rows) compare p50 round-trip time with raw ping-pong (lower is
+ * better, 1.0 = no added latency).
  */
 export function addRatios(rows: ResultRow[]): void {
-  const key = (r: ResultRow, mode: Mode) => `${r.runtime}|${r.api}|${mode}|${r.payload}`;
+  const key = (r: ResultRow, mode: Mode) =>
+    `${r.runtime}|${r.api}|${r.transport}|${mode}|${r.payload}`;
   const raw = new Map<string, ResultRow>();
   for (const r of rows) if (r.strategy === "raw") raw.set(key(r, r.mode), r);
   for (const r of rows) {
@@ -176,6 +219,7 @@ export function median(values: readonly number[]): number {
 const ROW_FIELDS: Record<keyof ResultRow, "number" | "string" | "number|null" | "string|null"> = {
   runtime: "string",
   api: "string",
+  transport: "string",
   strategy: "string",
   mode: "string",
   payload: "number",
@@ -194,7 +238,7 @@ const ROW_FIELDS: Record<keyof ResultRow, "number" | "string" | "number|null" | 
 
 /** The report's top level. */
 export interface Report {
-  schema: "framed-bench/2";
+  schema: "framed-bench/3";
   date: string;
   suite: "quick" | "full";
   runtimes: Record<string, string>;
@@ -203,7 +247,21 @@ export interface Report {
   rss_checks: { runtime: RuntimeName; api: SocketApi; bytes: number; peak_rss_mb: number }[];
   idle_checks: IdleRow[];
   codec_only: { name: string; payload: number; frames_per_s: number; mb_per_s: number }[];
+  tls_sessions: TlsSession[];
   targets: { name: string; value: number | null; goal: string; met: boolean | null }[];
+}
+
+/**
+ * What one runtime × API negotiated on its raw TLS connections, as its own API reports it: null
+ * where the API cannot say (Deno's TlsConn tells only the ALPN protocol).
+ */
+export interface TlsSession {
+  runtime: RuntimeName;
+  api: SocketApi;
+  /** "TLSv1.3" */
+  protocol: string | null;
+  /** The IANA name where the runtime gives it ("TLS_AES_256_GCM_SHA384"), else its own name. */
+  cipher: string | null;
 }
 
 /** Lists every way `report` breaks the documented schema; empty when it conforms. */
@@ -211,7 +269,7 @@ export function schemaProblems(report: unknown): string[] {
   const problems: string[] = [];
   const r = report as Partial<Report> | null;
   if (r === null || typeof r !== "object") return ["the report is not an object"];
-  if (r.schema !== "framed-bench/2") problems.push("schema must be framed-bench/2");
+  if (r.schema !== "framed-bench/3") problems.push("schema must be framed-bench/3");
   if (typeof r.runtimes !== "object" || r.runtimes === null) {
     problems.push("runtimes must map names to versions");
   } else {
@@ -234,6 +292,20 @@ export function schemaProblems(report: unknown): string[] {
     }
     if (!["stream", "ping-pong"].includes(row.mode)) {
       problems.push(`results[${i}].mode is ${row.mode}`);
+    }
+    if (!ALL_TRANSPORTS.includes(row.transport)) {
+      problems.push(`results[${i}].transport is ${row.transport}`);
+    }
+  });
+  if (!Array.isArray(r.tls_sessions)) return [...problems, "tls_sessions must be an array"];
+  r.tls_sessions.forEach((session, i) => {
+    for (const field of ["protocol", "cipher"] as const) {
+      const value = session?.[field];
+      if (value !== null && typeof value !== "string") {
+        problems.push(
+          `tls_sessions[${i}].${field} must be string|null, got ${JSON.stringify(value)}`,
+        );
+      }
     }
   });
   if (!Array.isArray(r.idle_checks)) return [...problems, "idle_checks must be an array"];

@@ -1,6 +1,7 @@
 // Turning a report into what people read: targets, terminal tables, Markdown and an SVG chart.
 
 import {
+  ALL_TRANSPORTS,
   formatBytes,
   IDLE_CONNECTIONS,
   IDLE_GOAL_KIB,
@@ -38,6 +39,7 @@ export function evaluateTargets(report: Report): Report["targets"] {
     const stream = find(report, {
       runtime,
       api: api as ResultRow["api"],
+      transport: "tcp",
       strategy: "length-prefix",
       mode: "stream",
       payload: 65536,
@@ -54,6 +56,7 @@ export function evaluateTargets(report: Report): Report["targets"] {
     const pingPong = find(report, {
       runtime,
       api: api as ResultRow["api"],
+      transport: "tcp",
       strategy: "length-prefix",
       mode: "ping-pong",
       payload: 64,
@@ -66,10 +69,29 @@ export function evaluateTargets(report: Report): Report["targets"] {
         met: pingPong.ratio_to_raw === null ? null : pingPong.ratio_to_raw <= 1.1,
       });
     }
+    // Issue 11's goal: framing costs TLS connections no more than a tenth of their throughput.
+    const tls = find(report, {
+      runtime,
+      api: api as ResultRow["api"],
+      transport: "tls",
+      strategy: "length-prefix",
+      mode: "stream",
+      payload: 65536,
+      receive: "callback",
+    });
+    if (tls) {
+      targets.push({
+        name: `${runtime} ${api}: 64 KiB length-prefix stream over TLS vs raw TLS`,
+        value: tls.ratio_to_raw,
+        goal: "≥ 0.90 × raw",
+        met: tls.ratio_to_raw === null ? null : tls.ratio_to_raw >= 0.9,
+      });
+    }
     if (api === "native") {
       const small = find(report, {
         runtime,
         api: "native",
+        transport: "tcp",
         strategy: "length-prefix",
         mode: "stream",
         payload: 64,
@@ -147,6 +169,7 @@ interface Column {
 
 const COLUMNS: Record<string, Column> = {
   who: { title: "runtime · API", cell: (r) => `${r.runtime} · ${r.api}` },
+  transport: { title: "transport", cell: (r) => r.transport },
   payload: { title: "payload", cell: (r) => formatBytes(r.payload) },
   fps: { title: "frames/s", cell: (r) => rate(r.frames_per_s) },
   mbps: { title: "MB/s", cell: (r) => fmt(r.mb_per_s) },
@@ -170,19 +193,22 @@ interface Section {
 
 function sections(report: Report): Section[] {
   const c = COLUMNS;
-  const rows = (f: (r: ResultRow) => boolean) => report.results.filter(f);
+  // TCP rows first, then TLS, then unix, each in the order they ran.
+  const order = (r: ResultRow) => ALL_TRANSPORTS.indexOf(r.transport);
+  const rows = (f: (r: ResultRow) => boolean) =>
+    report.results.filter(f).sort((a, b) => order(a) - order(b));
   return [
     {
       title: "raw (hand-written loop, the baseline) — stream",
       rows: rows((r) => r.strategy === "raw" && r.mode === "stream"),
-      columns: [c.who, c.payload, c.mbps, c.rss, c.spread],
+      columns: [c.who, c.transport, c.payload, c.mbps, c.rss, c.spread],
     },
     {
       title: "length-prefix stream — onFrame (fast path)",
       rows: rows((r) =>
         r.strategy === "length-prefix" && r.mode === "stream" && r.receive === "callback"
       ),
-      columns: [c.who, c.payload, c.fps, c.mbps, c.ratio, c.rss, c.spread],
+      columns: [c.who, c.transport, c.payload, c.fps, c.mbps, c.ratio, c.rss, c.spread],
     },
     {
       title: "length-prefix stream — for await",
@@ -199,12 +225,12 @@ function sections(report: Report): Section[] {
     {
       title: "raw ping-pong (the baseline)",
       rows: rows((r) => r.strategy === "raw" && r.mode === "ping-pong"),
-      columns: [c.who, c.payload, c.p50, c.p99, c.spread],
+      columns: [c.who, c.transport, c.payload, c.p50, c.p99, c.spread],
     },
     {
       title: "length-prefix ping-pong",
       rows: rows((r) => r.strategy === "length-prefix" && r.mode === "ping-pong"),
-      columns: [c.who, c.payload, c.p50, c.p99, c.ratio, c.spread],
+      columns: [c.who, c.transport, c.payload, c.p50, c.p99, c.ratio, c.spread],
     },
     {
       title: "ack-handshake (one message per ack)",
@@ -231,6 +257,17 @@ function targetRows(report: Report): string[][] {
       t.value === null ? "–" : t.value >= 1000 ? rate(t.value) : fmt(t.value, 2),
       t.goal,
       t.met === null ? "–" : t.met ? "yes" : "**NO**",
+    ]),
+  ];
+}
+
+function tlsRows(report: Report): string[][] {
+  return [
+    ["TLS session (raw client)", "protocol", "cipher"],
+    ...report.tls_sessions.map((t) => [
+      `${t.runtime} · ${t.api}`,
+      t.protocol ?? "not reported",
+      t.cipher ?? "not reported",
     ]),
   ];
 }
@@ -273,6 +310,7 @@ export function terminalTables(report: Report): string {
   const parts = [environment(report)];
   for (const s of sections(report)) parts.push(`\n${s.title}\n${plain(table(s.columns, s.rows))}`);
   if (report.codec_only.length) parts.push(`\n${plain(codecRows(report))}`);
+  if (report.tls_sessions.length) parts.push(`\n${plain(tlsRows(report))}`);
   if (report.idle_checks.length) parts.push(`\n${plain(idleRows(report))}`);
   if (report.targets.length) {
     parts.push(`\n${plain(targetRows(report).map((r) => r.map((c) => c.replace(/\*\*/g, ""))))}`);
@@ -287,7 +325,7 @@ export function markdownReport(report: Report): string {
     environment(report),
     "",
     `Machine: ${report.machine.cpu}, ${report.machine.cores} cores, ${report.machine.memory_gb} GB, ${report.machine.os}.`,
-    "Every figure is the median of the rounds; `spread` is half the rounds' range relative to it. `× raw` is throughput relative to the raw stream for streams (higher is better) and p50 latency relative to raw ping-pong for ping-pong and ack-handshake (lower is better). Method: bench/README.md.",
+    "Every figure is the median of the rounds; `spread` is half the rounds' range relative to it. `× raw` is throughput relative to the raw stream for streams (higher is better) and p50 latency relative to raw ping-pong for ping-pong and ack-handshake (lower is better), always of the same runtime, API, transport and payload. `transport`: loopback TCP, TLS on loopback TCP, or a unix domain socket. Method: bench/README.md.",
     "",
     "## Targets",
     "",
@@ -298,6 +336,16 @@ export function markdownReport(report: Report): string {
   }
   if (report.codec_only.length) {
     parts.push("", "## Decoders alone", "", markdown(codecRows(report)));
+  }
+  if (report.tls_sessions.length) {
+    parts.push(
+      "",
+      "## TLS sessions",
+      "",
+      "What each raw TLS client's runtime says it negotiated with the server of the same runtime and API (framed's connections use the same defaults and certificate: EC P-256). Deno's `TlsConn` does not tell.",
+      "",
+      markdown(tlsRows(report)),
+    );
   }
   if (report.idle_checks.length) {
     const settle = report.idle_checks[0]!.settle_ms;
@@ -334,12 +382,17 @@ export function svgChart(report: Report): string {
   const payloads = [...new Set(report.results.map((r) => r.payload))].sort((a, b) => a - b);
   const big = payloads[payloads.length - 1] ?? 0;
   const small = payloads[0] ?? 0;
+  const order = (r: ResultRow) => ALL_TRANSPORTS.indexOf(r.transport);
+  const byTransport = (a: ResultRow, b: ResultRow) => order(a) - order(b);
   const streamRows = report.results.filter((r) =>
     r.mode === "stream" && r.payload === big && r.strategy !== "sleep"
-  );
-  const pingRows = report.results.filter((r) => r.mode === "ping-pong" && r.payload === small);
+  ).sort(byTransport);
+  const pingRows = report.results.filter((r) => r.mode === "ping-pong" && r.payload === small)
+    .sort(byTransport);
   const label = (r: ResultRow) =>
-    `${r.runtime} ${r.api} · ${r.strategy}${r.receive ? ` (${r.receive})` : ""}`;
+    `${r.runtime} ${r.api}${r.transport === "tcp" ? "" : ` ${r.transport}`} · ${r.strategy}${
+      r.receive ? ` (${r.receive})` : ""
+    }`;
   const colour = (r: ResultRow) =>
     ({
       raw: "#8c8c8c",

@@ -1,7 +1,10 @@
 // The sending side of the benchmark, in its own process: runs every cell it is given against a
 // bench/server.ts of the same runtime and API, timing iterations with mitata's `measure`.
-//   <runtime> bench/client.ts --api native|node --ports C,R,F --cells JSON --time MS
-// Prints one JSON line per event on stdout: {"type":"start",...} and {"type":"result",...}.
+//   <runtime> bench/client.ts --api native|node --endpoints JSON --cells JSON --time MS
+//                             [--tls-dir DIR]
+// --endpoints is what the server printed after `listening`. Prints one JSON line per event on
+// stdout: {"type":"start",...}, {"type":"result",...}, {"type":"rss",...} and, after the first raw
+// TLS connection, {"type":"tls","protocol":...,"cipher":...}.
 
 import process from "node:process";
 import { parseArgs } from "node:util";
@@ -16,30 +19,33 @@ import {
   sendAll,
   type SocketApi,
 } from "../mod.ts";
-import { rawConnect } from "./_raw.ts";
+import { type Endpoint, rawConnect, readTlsPems } from "./_raw.ts";
 import {
   type Cell,
   figures,
   framesPerBatch,
   type IterationStats,
   type ResultRow,
+  type Transport,
 } from "./_cells.ts";
 
 const { values } = parseArgs({
   options: {
     api: { type: "string", default: "native" },
-    ports: { type: "string" },
+    endpoints: { type: "string" },
     cells: { type: "string" },
     time: { type: "string", default: "300" },
     messages: { type: "string", default: "100" },
+    "tls-dir": { type: "string" },
   },
 });
 const api = values.api as SocketApi;
-const [controlPort, rawPort, framedPort] = values.ports!.split(",").map(Number) as [
-  number,
-  number,
-  number,
-];
+const endpoints: {
+  control: number;
+  raw: Partial<Record<Transport, Endpoint>>;
+  framed: Partial<Record<Transport, Endpoint>>;
+} = JSON.parse(values.endpoints!);
+const pems = values["tls-dir"] === undefined ? undefined : readTlsPems(values["tls-dir"]);
 const cells: Cell[] = JSON.parse(values.cells!);
 const runtime = detectRuntime();
 const codec = lengthPrefix({ maxFrameLength: 64 * 1024 * 1024 });
@@ -70,7 +76,34 @@ function signal(): { wait(): Promise<void>; fire(): void } {
   };
 }
 
-const controlConn = await connect({ api, port: controlPort });
+/** Where the server listens for `cell`, raw or framed. */
+function endpoint(cell: Cell, side: "raw" | "framed"): Endpoint {
+  const transport = cell.transport ?? "tcp";
+  const found = endpoints[side][transport];
+  if (found === undefined) throw new Error(`the server does not listen ${side} over ${transport}`);
+  return found;
+}
+
+/** connect()'s options for the framed endpoint of `cell`: a port, a port with TLS, or a path. */
+function framedTarget(cell: Cell): { port: number; tls?: { ca: string } } | { path: string } {
+  const where = endpoint(cell, "framed");
+  if (where.transport === "unix") return { path: where.path };
+  if (where.transport === "tls") return { port: where.port, tls: { ca: pems!.ca } };
+  return { port: where.port };
+}
+
+let tlsReported = false;
+
+async function connectRaw(cell: Cell) {
+  const conn = await rawConnect(runtime, api, endpoint(cell, "raw"), pems);
+  if (conn.session !== undefined && !tlsReported) {
+    tlsReported = true;
+    emit({ type: "tls", ...conn.session });
+  }
+  return conn;
+}
+
+const controlConn = await connect({ api, port: endpoints.control });
 async function control(request: unknown): Promise<Record<string, number>> {
   await controlConn.writeFrame(new TextEncoder().encode(JSON.stringify(request)));
   return JSON.parse(new TextDecoder().decode((await controlConn.readFrame())!));
@@ -105,7 +138,7 @@ function payloadOf(size: number): Uint8Array {
 }
 
 async function rawCell(cell: Cell): Promise<[IterationStats, number]> {
-  const conn = await rawConnect(runtime, api, rawPort);
+  const conn = await connectRaw(cell);
   try {
     if (cell.mode === "ping-pong") {
       const message = payloadOf(cell.payload);
@@ -139,7 +172,7 @@ async function rawCell(cell: Cell): Promise<[IterationStats, number]> {
 }
 
 async function framedCell(cell: Cell): Promise<[IterationStats, number]> {
-  const conn: FramedConn<Uint8Array> = await connect({ api, port: framedPort, codec });
+  const conn: FramedConn<Uint8Array> = await connect({ api, ...framedTarget(cell), codec });
   try {
     const frame = payloadOf(cell.payload);
     const replied = signal();
@@ -169,7 +202,7 @@ async function framedCell(cell: Cell): Promise<[IterationStats, number]> {
 }
 
 async function ackCell(cell: Cell): Promise<[IterationStats, number]> {
-  const stream = await connectStream({ api, port: framedPort });
+  const stream = await connectStream({ api, ...framedTarget(cell) });
   const sender = new AckSender({ maxFrameLength: 64 * 1024 * 1024 });
   const replies: Uint8Array[] = [];
   const replied = signal();
@@ -200,7 +233,7 @@ async function ackCell(cell: Cell): Promise<[IterationStats, number]> {
 }
 
 async function sleepCell(cell: Cell): Promise<[IterationStats, number, number]> {
-  const conn = await rawConnect(runtime, api, rawPort);
+  const conn = await connectRaw(cell);
   const count = Number(values.messages);
   const message = payloadOf(cell.payload);
   const start = performance.now();
@@ -233,7 +266,7 @@ async function sleepCell(cell: Cell): Promise<[IterationStats, number, number]> 
 
 /** Sends exactly `cell.volume` bytes as frames, as fast as backpressure allows. */
 async function volumeCell(cell: Cell): Promise<void> {
-  const conn: FramedConn<Uint8Array> = await connect({ api, port: framedPort, codec });
+  const conn: FramedConn<Uint8Array> = await connect({ api, ...framedTarget(cell), codec });
   const perBatch = framesPerBatch(cell.payload);
   const batches = Math.ceil(cell.volume! / (cell.payload * perBatch));
   let acks = 0;
@@ -271,6 +304,7 @@ for (const [index, cell] of cells.entries()) {
   const row: ResultRow = {
     runtime,
     api,
+    transport: cell.transport ?? "tcp",
     strategy: cell.strategy,
     mode: cell.mode,
     payload: cell.payload,

@@ -1,23 +1,25 @@
-// `npm run bench`: every strategy × runtime × API over real loopback sockets, client and server in
-// separate processes, with the raw hand-written baseline, the decoders alone, it-length-prefixed
-// and Python asyncio in the same run. See bench/README.md for the method and the JSON schema.
+// `npm run bench`: every strategy × runtime × API over real loopback sockets (TCP, TLS and unix
+// sockets), client and server in separate processes, with the raw hand-written baseline, the
+// decoders alone, it-length-prefixed and Python asyncio in the same run. See bench/README.md for
+// the method and the JSON schema.
 //
-//   npm run bench                         quick suite (under 90 s)
+//   npm run bench                         quick suite (under 100 s)
 //   npm run bench -- --full               everything (under 10 minutes)
 //   npm run bench -- --runtime deno,bun --strategy raw,length-prefix --payload 64 --json out.json
 //   npm run bench -- --help               every option
 
-import { spawn } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import type { RuntimeName, SocketApi } from "../mod.ts";
+import { tlsFixtures } from "../tests/_tls_fixtures.ts";
 import {
   addIdleBaselines,
   addRatios,
   ALL_STRATEGIES,
+  ALL_TRANSPORTS,
   type Cell,
   cellsFor,
   describeCell,
@@ -28,8 +30,10 @@ import {
   type ResultRow,
   schemaProblems,
   type Strategy,
+  type Transport,
 } from "./_cells.ts";
 import { idleCheck } from "./_idle.ts";
+import { command, firstLine, runCells, runProcess, versionCommand } from "./_processes.ts";
 import { evaluateTargets, markdownReport, svgChart, terminalTables } from "./_report.ts";
 
 const HELP = `npm run bench -- [options]
@@ -40,6 +44,10 @@ const HELP = `npm run bench -- [options]
   --strategy LIST        ${ALL_STRATEGIES.join(",")},idle (default: all). "idle" is the
                          idle-connection check (KiB per connection, accept rate); the others are cells
   --payload LIST         payload sizes in bytes (default: 64,65536 quick; 64,4096,65536 full)
+  --transport LIST       ${ALL_TRANSPORTS.join(",")} (default: all). TLS and unix run raw and
+                         length-prefix (onFrame) only: streams at the largest payload (quick), or at
+                         the smallest and the largest plus TLS ping-pong at the smallest (full). The
+                         memory check and the references (decoders alone, Python) need tcp
   --rounds N             rounds per cell (default: 2 quick, 5 full)
   --connections N        idle connections held per server (default: ${IDLE_CONNECTIONS.quick} quick, ${IDLE_CONNECTIONS.full} full)
   --out PREFIX           write PREFIX.json, .md and .svg (default: bench/results/<suite>)
@@ -48,7 +56,8 @@ const HELP = `npm run bench -- [options]
 
 Examples:
   npm run bench -- --strategy idle --out /tmp/idle
-  npm run bench -- --runtime deno --api native --strategy length-prefix --payload 65536 --out /tmp/s64`;
+  npm run bench -- --runtime deno --api native --strategy length-prefix --payload 65536 --out /tmp/s64
+  npm run bench -- --runtime bun --api native --strategy raw,length-prefix --transport tls --out /tmp/tls`;
 
 const { values } = parseArgs({
   options: {
@@ -57,6 +66,7 @@ const { values } = parseArgs({
     api: { type: "string", default: "native,node" },
     strategy: { type: "string", default: [...ALL_STRATEGIES, "idle"].join(",") },
     payload: { type: "string" },
+    transport: { type: "string", default: ALL_TRANSPORTS.join(",") },
     rounds: { type: "string" },
     connections: { type: "string" },
     out: { type: "string" },
@@ -74,6 +84,7 @@ const apis = values.api!.split(",") as SocketApi[];
 const checks = values.strategy!.split(",");
 const idle = checks.includes("idle");
 const strategies = checks.filter((s) => s !== "idle") as Strategy[];
+const transports = values.transport!.split(",") as Transport[];
 const idleConnections = Number(
   values.connections ?? (full ? IDLE_CONNECTIONS.full : IDLE_CONNECTIONS.quick),
 );
@@ -93,62 +104,11 @@ for (const s of strategies) {
 for (const a of apis) {
   if (!["native", "node"].includes(a)) throw new Error(`unknown api ${a}`);
 }
+for (const t of transports) {
+  if (!ALL_TRANSPORTS.includes(t)) throw new Error(`unknown transport ${t}`);
+}
 if (!(idleConnections >= 1 && idleConnections <= 15_000)) {
   throw new Error("--connections must be 1 to 15,000 (each one is a file descriptor)");
-}
-
-const BIN = "node_modules/.bin";
-function command(runtime: RuntimeName, script: string): [string, string[]] {
-  if (runtime === "deno") return [`${BIN}/deno`, ["run", "-A", script]];
-  if (runtime === "bun") return [`${BIN}/bun`, [script]];
-  return [`${BIN}/tsx`, [script]]; // Node 20 cannot run .ts itself
-}
-
-/** Runs a process; calls onLine for each stdout line; resolves when it exits. */
-function runProcess(
-  cmd: string,
-  args: string[],
-  onLine: (line: string) => void,
-): { done: Promise<number>; kill(): void } {
-  const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-  let partial = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8");
-  child.stdout.on("data", (text: string) => {
-    const lines = (partial + text).split("\n");
-    partial = lines.pop()!;
-    lines.forEach(onLine);
-  });
-  child.stderr.on("data", (text) => (stderr += text));
-  // Every child is bounded: nothing here may run for more than 10 minutes.
-  const timer = setTimeout(() => child.kill("SIGKILL"), 600_000);
-  const done = new Promise<number>((resolve) =>
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      if (code !== 0 && stderr) process.stderr.write(stderr.slice(-2000));
-      resolve(code ?? 1);
-    })
-  );
-  return { done, kill: () => child.kill() };
-}
-
-async function version(cmd: string, args: string[]): Promise<string> {
-  let out = "";
-  await runProcess(cmd, args, (line) => (out ||= line.trim())).done;
-  return out;
-}
-
-async function startServer(runtime: RuntimeName, api: SocketApi) {
-  const [cmd, args] = command(runtime, "bench/server.ts");
-  let ports = "";
-  const server = runProcess(cmd, [...args, "--api", api], (line) => {
-    const m = /^listening control=(\d+) raw=(\d+) framed=(\d+)$/.exec(line);
-    if (m) ports = `${m[1]},${m[2]},${m[3]}`;
-  });
-  const deadline = Date.now() + 30_000;
-  while (ports === "" && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-  if (ports === "") throw new Error(`${runtime} ${api} server did not start`);
-  return { ports, server };
 }
 
 let progress = 0;
@@ -162,27 +122,40 @@ async function runClient(
   cells: Cell[],
   onEvent: (e: Record<string, unknown>) => void,
 ) {
-  const { ports, server } = await startServer(runtime, api);
-  const [cmd, args] = command(runtime, "bench/client.ts");
-  const client = runProcess(cmd, [
-    ...args,
-    ...["--api", api, "--ports", ports, "--cells", JSON.stringify(cells)],
-    ...["--time", String(measureMs), "--messages", String(sleepMessages)],
-  ], (line) => {
-    if (!line.startsWith("{")) return;
-    const event = JSON.parse(line);
-    if (event.type === "start") status(`${runtime} ${api}: ${describeCell(cells[event.index])}`);
-    else {
-      progress++;
+  const code = await runCells(
+    runtime,
+    api,
+    cells,
+    { measureMs, sleepMessages },
+    places(cells),
+    (event) => {
+      if (event.type === "start") {
+        status(`${runtime} ${api}: ${describeCell(cells[event.index as number]!)}`);
+      } else if (event.type !== "tls") {
+        progress++;
+      }
       onEvent(event);
-    }
-  });
-  const code = await client.done;
-  server.kill();
-  await server.done;
+    },
+  );
   if (code !== 0) {
     console.log(`\n${runtime} ${api}: the client exited with ${code}; its cells are missing`);
   }
+}
+
+// TLS certificates (openssl, at start, in a temporary directory removed at exit: the same as the
+// tests', tests/_tls_fixtures.ts) and a directory for unix sockets, made when a cell needs them.
+let unixDir: string | undefined;
+function places(cells: Cell[]) {
+  const uses = (t: Transport) => cells.some((c) => c.transport === t);
+  if (uses("unix") && unixDir === undefined) {
+    const dir = mkdtempSync(join(os.tmpdir(), "framed-bench-"));
+    process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+    unixDir = dir;
+  }
+  return {
+    ...(uses("tls") ? { tlsDir: tlsFixtures().dir } : {}),
+    ...(uses("unix") ? { unixDir } : {}),
+  };
 }
 
 // ── Plan ─────────────────────────────────────────────────────────────────────────────────────
@@ -192,12 +165,15 @@ const combos = runtimes.flatMap((runtime) =>
     .filter((api) => apis.includes(api as SocketApi))
     .map((api) => ({ runtime, api: api as SocketApi }))
 );
-const cells = cellsFor({ full, strategies, payloads });
+const cells = cellsFor({ full, strategies, payloads, transports });
 // Rounds interleave the cells, so a burst of noise on this shared machine hits every cell alike.
 const plan = Array.from({ length: rounds }, () => cells).flat().filter((c, i) =>
   c.strategy !== "sleep" || i < cells.length
 );
-const rssCombos = combos.filter((c) => c.api === "native" && strategies.includes("length-prefix"));
+// The memory check and the references (decoders alone, Python) are TCP figures: they run when TCP
+// length-prefix cells do.
+const references = strategies.includes("length-prefix") && transports.includes("tcp");
+const rssCombos = combos.filter((c) => c.api === "native" && references);
 progressTotal = combos.length * plan.length + rssCombos.length + (idle ? combos.length * 2 : 0);
 const started = Date.now();
 console.log(
@@ -207,7 +183,7 @@ console.log(
 );
 
 const report: Report = {
-  schema: "framed-bench/2",
+  schema: "framed-bench/3",
   date: new Date().toISOString(),
   suite: full ? "full" : "quick",
   runtimes: {},
@@ -221,10 +197,11 @@ const report: Report = {
   rss_checks: [],
   idle_checks: [],
   codec_only: [],
+  tls_sessions: [],
   targets: [],
 };
 for (const runtime of runtimes) {
-  const text = await version(runtime === "node" ? "node" : `${BIN}/${runtime}`, ["--version"]);
+  const text = await firstLine(...versionCommand(runtime));
   report.runtimes[runtime] = text.replace(/^deno /, "").replace(/^v/, "").split(" ")[0]!;
 }
 
@@ -233,11 +210,16 @@ for (const runtime of runtimes) {
 const samples = new Map<string, ResultRow[]>();
 for (const { runtime, api } of plan.length > 0 ? combos : []) {
   await runClient(runtime, api, plan, (event) => {
+    if (event.type === "tls") {
+      const { protocol, cipher } = event as { protocol: string | null; cipher: string | null };
+      report.tls_sessions.push({ runtime, api, protocol, cipher });
+    }
     if (event.type !== "result") return;
     const row = event.row as ResultRow;
     const key = JSON.stringify([
       row.runtime,
       row.api,
+      row.transport,
       row.strategy,
       row.mode,
       row.payload,
@@ -313,7 +295,7 @@ if (idle) {
 
 // ── References: decoders alone, it-length-prefixed, Python asyncio ──────────────────────────
 
-if (strategies.includes("length-prefix")) {
+if (references) {
   for (const runtime of runtimes) {
     status(`${runtime}: decoders alone (framed, it-length-prefixed)`);
     const [cmd, args] = command(runtime, "bench/codec_bench.ts");
@@ -323,7 +305,7 @@ if (strategies.includes("length-prefix")) {
   }
   status("python3 asyncio + struct");
   report.runtimes.python =
-    (await version("python3", ["bench/peers/asyncio_bench.py", "version"])) || "unknown";
+    (await firstLine("python3", ["bench/peers/asyncio_bench.py", "version"])) || "unknown";
   let port = "";
   const py = runProcess(
     "python3",

@@ -1,9 +1,14 @@
 // The receiving side of every benchmark cell, in its own process. Started by bench/run.ts as
-//   <runtime> bench/server.ts --api native|node
-// It prints `listening control=P raw=P framed=P`, then serves cells one at a time: the client
-// announces each cell on the control connection, runs it on the raw or framed port, and asks for
-// the report (peak RSS of this process during the cell, messages and sticky reads).
+//   <runtime> bench/server.ts --api native|node [--transports tcp,tls,unix]
+//                             [--tls-dir DIR] [--unix-dir DIR]
+// It listens, for each transport, with a raw hand-written loop and with framed's serve(), and
+// prints `listening {"control":P,"raw":{...},"framed":{...}}` (each an Endpoint per transport).
+// Then it serves cells one at a time: the client announces each cell on the control connection
+// (TCP), runs it on the raw or framed endpoint of the cell's transport, and asks for the report
+// (peak RSS of this process during the cell, messages and sticky reads). TLS uses ca.pem,
+// cert.pem and key.pem from --tls-dir; unix sockets are made in --unix-dir, named by this process.
 
+import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import {
@@ -15,12 +20,26 @@ import {
   serve,
   type SocketApi,
 } from "../mod.ts";
-import { rawListen } from "./_raw.ts";
-import type { Cell } from "./_cells.ts";
+import { type Endpoint, type RawConn, rawListen, readTlsPems } from "./_raw.ts";
+import type { Cell, Transport } from "./_cells.ts";
 import { framesPerBatch } from "./_cells.ts";
 
-const { values } = parseArgs({ options: { api: { type: "string", default: "native" } } });
+const { values } = parseArgs({
+  options: {
+    api: { type: "string", default: "native" },
+    transports: { type: "string", default: "tcp" },
+    "tls-dir": { type: "string" },
+    "unix-dir": { type: "string" },
+  },
+});
 const api = values.api as SocketApi;
+const transports = values.transports!.split(",") as Transport[];
+const pems = values["tls-dir"] === undefined ? undefined : readTlsPems(values["tls-dir"]);
+if (transports.includes("tls") && pems === undefined) throw new Error("TLS needs --tls-dir");
+if (transports.includes("unix") && values["unix-dir"] === undefined) {
+  throw new Error("unix sockets need --unix-dir");
+}
+const socketPath = (name: string) => join(values["unix-dir"]!, `${process.pid}-${name}.sock`);
 const runtime = detectRuntime();
 const MAX_FRAME = 64 * 1024 * 1024;
 const ACK_BYTE = new Uint8Array([1]);
@@ -45,7 +64,7 @@ function startCell(next: Cell): void {
 
 // ── Raw cells: hand-written loops on the runtime's own API ───────────────────────────────────
 
-const raw = await rawListen(runtime, api, (conn) => {
+function rawConnection(conn: RawConn): void {
   const current = cell!;
   if (current.mode === "ping-pong") {
     // Echo every chunk back as it comes; the client waits for `payload` bytes.
@@ -70,7 +89,7 @@ const raw = await rawListen(runtime, api, (conn) => {
       }
     });
   }
-});
+}
 
 // ── Framed cells: the public API, as users write it ──────────────────────────────────────────
 
@@ -111,12 +130,35 @@ async function framedCell(conn: FramedConn<Uint8Array>): Promise<void> {
   messages = frames;
 }
 
-const framed = await serve({
-  api,
-  codec: lengthPrefix({ maxFrameLength: MAX_FRAME }),
-  handler: framedCell,
-  onError: () => {}, // the client closes mid-cell when it has measured enough
-});
+// One raw and one framed listener per transport.
+const raws: Partial<Record<Transport, Endpoint>> = {};
+const frameds: Partial<Record<Transport, Endpoint>> = {};
+const closers: (() => unknown)[] = [];
+for (const transport of transports) {
+  const raw = await rawListen(runtime, api, {
+    transport,
+    ...(transport === "unix" ? { path: socketPath("raw") } : {}),
+    tls: pems,
+  }, rawConnection);
+  raws[transport] = raw.endpoint;
+  const handling = {
+    api,
+    codec: lengthPrefix({ maxFrameLength: MAX_FRAME }),
+    handler: framedCell,
+    onError: () => {}, // the client closes mid-cell when it has measured enough
+  };
+  const framed = transport === "unix"
+    ? await serve({ ...handling, path: socketPath("framed") })
+    : await serve({
+      ...handling,
+      ...(transport === "tls" ? { tls: { cert: pems!.cert, key: pems!.key } } : {}),
+    });
+  const address = framed.address;
+  frameds[transport] = address.transport === "unix"
+    ? { transport: "unix", path: address.path }
+    : { transport: transport as "tcp" | "tls", port: address.port };
+  closers.push(() => raw.close(), () => framed.shutdown());
+}
 
 // ── Control: one JSON message per frame ──────────────────────────────────────────────────────
 
@@ -138,8 +180,7 @@ const control = await serve({
       } else if (request.op === "quit") {
         await conn.writeFrame(new TextEncoder().encode(JSON.stringify(reply)));
         clearInterval(sampler);
-        raw.close();
-        void framed.shutdown();
+        for (const close of closers) void close();
         void control.shutdown();
         setTimeout(() => process.exit(0), 100);
         return;
@@ -150,5 +191,5 @@ const control = await serve({
 });
 
 console.log(
-  `listening control=${control.address.port} raw=${raw.port} framed=${framed.address.port}`,
+  `listening ${JSON.stringify({ control: control.address.port, raw: raws, framed: frameds })}`,
 );

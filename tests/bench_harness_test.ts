@@ -1,8 +1,11 @@
 // The benchmark harness's own logic: which cells run, how timings become figures, ratios, and the
-// JSON schema. (Speed itself is never asserted in tests.)
+// JSON schema; and its plumbing: the raw loops and a tiny cell over TLS and unix sockets, end to
+// end. (Speed itself is never asserted in tests.)
 
-import { test } from "node:test";
+import { after, test } from "node:test";
 import assert from "node:assert/strict";
+import { join } from "node:path";
+import { detectRuntime } from "../mod.ts";
 import {
   addIdleBaselines,
   addRatios,
@@ -16,11 +19,20 @@ import {
   type ResultRow,
   schemaProblems,
 } from "../bench/_cells.ts";
+import { runCells } from "../bench/_processes.ts";
+import { type RawConn, rawConnect, rawListen, readTlsPems } from "../bench/_raw.ts";
 import { evaluateTargets, markdownReport, svgChart, terminalTables } from "../bench/_report.ts";
+import { SOCKET_APIS } from "./_helpers.ts";
+import { tempDirs } from "./_process.ts";
+import { tlsFixtures } from "./_tls_fixtures.ts";
+
+const dirs = tempDirs();
+after(() => dirs.removeAll());
 
 const row = (over: Partial<ResultRow>): ResultRow => ({
   runtime: "deno",
   api: "native",
+  transport: "tcp",
   strategy: "raw",
   mode: "stream",
   payload: 64,
@@ -55,7 +67,7 @@ const idleRow = (over: Partial<IdleRow>): IdleRow => ({
 });
 
 const report = (results: ResultRow[]): Report => ({
-  schema: "framed-bench/2",
+  schema: "framed-bench/3",
   date: "2026-11-27T00:00:00.000Z",
   suite: "quick",
   runtimes: { deno: "2.9.6" },
@@ -64,6 +76,12 @@ const report = (results: ResultRow[]): Report => ({
   rss_checks: [{ runtime: "deno", api: "native", bytes: 2 ** 30, peak_rss_mb: 60 }],
   idle_checks: [idleRow({ echo: "bare", kib_per_conn: 8 }), idleRow({})],
   codec_only: [{ name: "framed decoder (deno)", payload: 64, frames_per_s: 2e7, mb_per_s: 1280 }],
+  tls_sessions: [{
+    runtime: "bun",
+    api: "native",
+    protocol: "TLSv1.3",
+    cipher: "TLS_AES_128_GCM_SHA256",
+  }],
   targets: [],
 });
 
@@ -119,6 +137,18 @@ test("addRatios() compares streams by throughput and ping-pong by latency, per r
   assert.equal(rows[4]!.ratio_to_raw, null, "no raw row for node:net, so no ratio");
 });
 
+test("addRatios() compares a TLS or unix row with the raw row of the same transport only", () => {
+  const rows = [
+    row({ strategy: "raw", frames_per_s: 1000 }),
+    row({ transport: "tls", strategy: "raw", frames_per_s: 400 }),
+    row({ transport: "tls", strategy: "length-prefix", receive: "callback", frames_per_s: 380 }),
+    row({ transport: "unix", strategy: "length-prefix", receive: "callback", frames_per_s: 900 }),
+  ];
+  addRatios(rows);
+  assert.equal(rows[2]!.ratio_to_raw, 0.95, "380 / 400, not 380 / 1000");
+  assert.equal(rows[3]!.ratio_to_raw, null, "no raw unix row, so no ratio (not the TCP one)");
+});
+
 test("cellsFor() runs raw first for every payload and honours the strategy filter", () => {
   const cells = cellsFor({ full: false, strategies: ["length-prefix"], payloads: [64] });
   assert.deepEqual(cells.map((c) => `${c.strategy}/${c.mode}/${c.receive ?? ""}`), [
@@ -136,6 +166,54 @@ test("cellsFor() runs raw first for every payload and honours the strategy filte
   );
   const sleeps = cellsFor({ full: true, strategies: ["sleep"], payloads: [64, 4096] });
   assert.deepEqual(sleeps.map((c) => c.sleepMs), [0, 1, 5, 0, 1, 5]);
+});
+
+test("cellsFor() gives TLS and unix raw and onFrame streams at the largest payload in the quick suite", () => {
+  const cells = cellsFor({
+    full: false,
+    strategies: ["raw", "length-prefix", "ack-handshake", "sleep"],
+    payloads: [64, 65536],
+    transports: ["tls", "unix"],
+  });
+  assert.deepEqual(cells.map((c) => `${c.transport}/${c.strategy}/${c.mode}/${c.payload}`), [
+    "tls/raw/stream/65536",
+    "tls/length-prefix/stream/65536",
+    "unix/raw/stream/65536",
+    "unix/length-prefix/stream/65536",
+  ]);
+  assert.ok(cells.every((c) => c.strategy === "raw" || c.receive === "callback"));
+  const tcp = cellsFor({ full: false, strategies: ["raw"], payloads: [64], transports: ["tcp"] });
+  assert.ok(tcp.every((c) => c.transport === undefined), "TCP cells carry no transport");
+});
+
+test("cellsFor() gives TLS and unix streams at the smallest and largest payload in the full suite, and TLS ping-pong at the smallest", () => {
+  const cells = cellsFor({
+    full: true,
+    strategies: ["length-prefix"],
+    payloads: [64, 4096, 65536],
+    transports: ["tcp", "tls", "unix"],
+  });
+  const other = cells.filter((c) => c.transport !== undefined);
+  assert.deepEqual(other.map((c) => `${c.transport}/${c.strategy}/${c.mode}/${c.payload}`), [
+    "tls/raw/stream/64",
+    "tls/length-prefix/stream/64",
+    "tls/raw/ping-pong/64",
+    "tls/length-prefix/ping-pong/64",
+    "unix/raw/stream/64",
+    "unix/length-prefix/stream/64",
+    "tls/raw/stream/65536",
+    "tls/length-prefix/stream/65536",
+    "unix/raw/stream/65536",
+    "unix/length-prefix/stream/65536",
+  ]);
+  assert.equal(cells.length - other.length, 15, "TCP keeps its five cells per payload");
+  const none = cellsFor({
+    full: true,
+    strategies: ["sleep"],
+    payloads: [64],
+    transports: ["unix"],
+  });
+  assert.deepEqual(none, [], "sleep is a TCP strategy only");
 });
 
 test("framesPerBatch() fills about 1 MiB with whole frames", () => {
@@ -169,9 +247,22 @@ test("schemaProblems() checks every idle-connection row", () => {
   assert.ok(problems.some((p) => p.includes("idle_checks[1].echo")));
   assert.ok(problems.some((p) => p.includes("idle_checks[2] holds more connections")));
   assert.ok(problems.some((p) => p.includes("idle_checks[3].gc_forced")));
+  const wrongTransport = report([row({ transport: "quic" as ResultRow["transport"] })]);
+  wrongTransport.tls_sessions[0]!.cipher = 7 as unknown as string;
+  const more = schemaProblems(wrongTransport);
+  assert.ok(more.some((p) => p.includes("results[0].transport is quic")));
+  assert.ok(more.some((p) => p.includes("tls_sessions[0].cipher")));
+  const noTransport = report([row({})]);
+  delete (noTransport.results[0] as Partial<ResultRow>).transport;
+  assert.ok(schemaProblems(noTransport).some((p) => p.includes("results[0].transport")));
+  assert.ok(
+    schemaProblems({ ...report([]), tls_sessions: undefined }).includes(
+      "tls_sessions must be an array",
+    ),
+  );
   const missing = { ...report([row({})]), idle_checks: undefined };
   assert.ok(schemaProblems(missing).includes("idle_checks must be an array"));
-  assert.ok(schemaProblems({ ...report([]), schema: "framed-bench/1" }).length > 0, "old schema");
+  assert.ok(schemaProblems({ ...report([]), schema: "framed-bench/2" }).length > 0, "old schema");
 });
 
 test("addIdleBaselines() subtracts the bare echo of the same runtime and API from framed rows", () => {
@@ -195,7 +286,7 @@ test("evaluateTargets() states plainly which targets are met", () => {
   addRatios(r.results);
   const targets = evaluateTargets(r);
   const byName = (part: string) => targets.find((t) => t.name.includes(part))!;
-  assert.equal(byName("64 KiB length-prefix stream").met, false);
+  assert.equal(byName("64 KiB length-prefix stream vs raw").met, false);
   assert.equal(byName("64 B frames pipelined").met, true);
   assert.equal(byName("peak RSS").met, true);
   assert.equal(targets.filter((t) => t.name.includes("idle")).length, 1, "bare rows set no goal");
@@ -212,6 +303,56 @@ test("evaluateTargets() states plainly which targets are met", () => {
     [true, false, false],
     "met at 12.5 KiB; not over 16 KiB, nor with a connection lost",
   );
+});
+
+test("evaluateTargets() judges framed over TLS against raw TLS at 64 KiB, apart from TCP", () => {
+  const big = { payload: 65536, mode: "stream" as const };
+  const r = report([
+    row({ ...big, strategy: "raw", frames_per_s: 100 }),
+    row({ ...big, strategy: "length-prefix", receive: "callback", frames_per_s: 99 }),
+    row({ ...big, transport: "tls", strategy: "raw", frames_per_s: 50 }),
+    row({
+      ...big,
+      transport: "tls",
+      strategy: "length-prefix",
+      receive: "callback",
+      frames_per_s: 44,
+    }),
+    row({ ...big, api: "node", transport: "tls", strategy: "raw", frames_per_s: 50 }),
+    row({
+      ...big,
+      api: "node",
+      transport: "tls",
+      strategy: "length-prefix",
+      receive: "callback",
+      frames_per_s: 46,
+    }),
+  ]);
+  addRatios(r.results);
+  const targets = evaluateTargets(r);
+  const tcp = targets.find((t) => t.name === "deno native: 64 KiB length-prefix stream vs raw")!;
+  assert.equal(tcp.value, 0.99, "the TCP target reads the TCP rows");
+  const tls = targets.filter((t) => t.name.includes("over TLS"));
+  assert.deepEqual(tls.map((t) => [t.name, t.value, t.goal, t.met]), [
+    ["deno native: 64 KiB length-prefix stream over TLS vs raw TLS", 0.88, "≥ 0.90 × raw", false],
+    ["deno node: 64 KiB length-prefix stream over TLS vs raw TLS", 0.92, "≥ 0.90 × raw", true],
+  ]);
+});
+
+test("the reports name each row's transport and list the TLS sessions", () => {
+  const r = report([
+    row({ strategy: "raw", payload: 65536 }),
+    row({ transport: "unix", strategy: "raw", payload: 65536, mb_per_s: 4321 }),
+    row({ transport: "tls", strategy: "raw", payload: 65536, mb_per_s: 1234 }),
+  ]);
+  const md = markdownReport(r);
+  assert.match(md, /\| runtime · API \| transport \| payload \| MB\/s \|/);
+  const order = ["tcp", "tls", "unix"].map((t) => md.indexOf(`| deno · native | ${t} |`));
+  assert.ok(order.every((at, i) => at > 0 && (i === 0 || at > order[i - 1]!)), "tcp, tls, unix");
+  assert.match(md, /## TLS sessions[^]*\| bun · native \| TLSv1\.3 \| TLS_AES_128_GCM_SHA256 \|/);
+  assert.match(terminalTables(r), /TLS_AES_128_GCM_SHA256/);
+  assert.match(svgChart(r), /deno native tls · raw/);
+  assert.match(svgChart(r), /deno native · raw/, "TCP rows keep their short label");
 });
 
 test("the Markdown report, terminal tables and SVG chart carry the environment and the figures", () => {
@@ -232,4 +373,110 @@ test("the Markdown report, terminal tables and SVG chart carry the environment a
     /<script|https?:\/\/(?!www\.w3\.org)/,
     "readable offline, with no script",
   );
+});
+
+// ── Plumbing: real sockets, this runtime ───────────────────────────────────────────────────────
+
+const runtime = detectRuntime();
+
+/** Sends `size` patterned bytes through an echoing raw loop and returns what came back. */
+async function echoThrough(conn: RawConn, size: number): Promise<void> {
+  const sent = Uint8Array.from({ length: size }, (_, i) => (i * 7) & 0xff);
+  const back = new Uint8Array(size);
+  let received = 0;
+  const done = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`echoed ${received} of ${size} bytes`)),
+      20_000,
+    );
+    conn.onData((chunk) => {
+      back.set(chunk, received);
+      received += chunk.length;
+      if (received >= size) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+  await conn.write(sent);
+  await done;
+  assert.deepEqual(back, sent);
+}
+
+for (const api of SOCKET_APIS) {
+  test(`the raw ${api} loops carry 4 MiB both ways over TLS and over a unix socket (${runtime})`, async () => {
+    const pems = readTlsPems(tlsFixtures().dir);
+    for (const transport of ["tls", "unix"] as const) {
+      const listener = await rawListen(runtime, api, {
+        transport,
+        path: join(dirs.make("framed-bench-raw-"), "raw.sock"),
+        tls: pems,
+      }, (conn) => {
+        // One write at a time: overlapping Deno writes could interleave their partial writes.
+        let writing = Promise.resolve();
+        conn.onData((chunk) => {
+          const copy = chunk.slice();
+          writing = writing.then(() => conn.write(copy));
+        });
+      });
+      try {
+        assert.equal(listener.endpoint.transport, transport);
+        const conn = await rawConnect(runtime, api, listener.endpoint, pems);
+        try {
+          // Larger than any socket buffer, so partial writes and drain are part of it.
+          await echoThrough(conn, 4 * 1024 * 1024);
+          if (transport === "tls") {
+            assert.ok(conn.session !== undefined, "a TLS connection says what it negotiated");
+            // Deno's TlsConn does not tell; node:tls and Bun do.
+            if (runtime !== "deno" || api === "node") {
+              assert.equal(conn.session.protocol, "TLSv1.3");
+            }
+          } else {
+            assert.equal(conn.session, undefined);
+          }
+        } finally {
+          conn.close();
+        }
+      } finally {
+        listener.close();
+      }
+    }
+  });
+}
+
+test(`a tiny cell of each kind over TLS and a unix socket runs end to end in ${runtime}`, async () => {
+  const api = SOCKET_APIS[0]!;
+  // Round trips over TLS only, of 64 KiB: mitata times iterations under 65 µs in batches of
+  // 4,096, which a unix round trip would be (seconds per cell).
+  const cells: Cell[] = (["tls", "unix"] as const).flatMap((transport) => [
+    { strategy: "raw", mode: "stream", payload: 4096, transport },
+    { strategy: "length-prefix", mode: "stream", payload: 4096, receive: "callback", transport },
+    ...(transport === "unix" ? [] : [
+      { strategy: "raw", mode: "ping-pong", payload: 65536, transport },
+      { strategy: "length-prefix", mode: "ping-pong", payload: 65536, transport },
+    ] as const),
+  ]);
+  const events: Record<string, unknown>[] = [];
+  const code = await runCells(
+    runtime,
+    api,
+    cells,
+    { measureMs: 5, sleepMessages: 1, timeoutMs: 60_000 },
+    { tlsDir: tlsFixtures().dir, unixDir: dirs.make("framed-bench-cells-") },
+    (event) => events.push(event),
+  );
+  assert.equal(code, 0, "the client exits 0");
+  const rows = events.filter((e) => e.type === "result").map((e) => e.row as ResultRow);
+  assert.deepEqual(
+    rows.map((r) => `${r.runtime}/${r.api}/${r.transport}/${r.strategy}/${r.mode}`),
+    cells.map((c) => `${runtime}/${api}/${c.transport}/${c.strategy}/${c.mode}`),
+  );
+  for (const r of rows) {
+    assert.ok(r.frames_per_s > 0 && Number.isFinite(r.frames_per_s), JSON.stringify(r));
+    assert.ok(r.samples > 0, "iterations were timed");
+  }
+  const sessions = events.filter((e) => e.type === "tls");
+  assert.equal(sessions.length, 1, "the first raw TLS connection reports its session");
+  const problems = schemaProblems({ ...report(rows), idle_checks: [] });
+  assert.deepEqual(problems, []);
 });

@@ -84,8 +84,8 @@ async def run_cell(port, mode, payload, seconds):
     writer.close()
     fps = per_batch / (stats["p50"] / 1e9)
     return {
-        "runtime": "python", "api": "asyncio", "strategy": "length-prefix", "mode": mode,
-        "payload": payload, "receive": None, "sleep_ms": None,
+        "runtime": "python", "api": "asyncio", "transport": "tcp", "strategy": "length-prefix",
+        "mode": mode, "payload": payload, "receive": None, "sleep_ms": None,
         "frames_per_s": fps, "mb_per_s": fps * payload / 1e6,
         "rtt_p50_us": stats["p50"] / 1e3 if mode == "ping-pong" else None,
         "rtt_p99_us": stats["p99"] / 1e3 if mode == "ping-pong" else None,

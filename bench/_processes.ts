@@ -1,0 +1,148 @@
+// Starting the benchmark's processes: a bench/server.ts and a bench/client.ts of one runtime × API
+// that run a list of cells, and any other child read line by line. Used by bench/run.ts, and by
+// tests/bench_harness_test.ts to run tiny cells end to end.
+
+import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
+import type { RuntimeName, SocketApi } from "../mod.ts";
+import type { Cell } from "./_cells.ts";
+
+/** The repository: every child runs here, so relative script paths work from anywhere. */
+export const ROOT: string = fileURLToPath(new URL("..", import.meta.url));
+const BIN = `${ROOT}node_modules/.bin`;
+
+/** How to run a script of this repository in `runtime`. */
+export function command(runtime: RuntimeName, script: string): [string, string[]] {
+  if (runtime === "deno") return [`${BIN}/deno`, ["run", "-A", script]];
+  if (runtime === "bun") return [`${BIN}/bun`, [script]];
+  return [`${BIN}/tsx`, [script]]; // Node 20 cannot run .ts itself
+}
+
+/** The command that prints `runtime`'s version. */
+export function versionCommand(runtime: RuntimeName): [string, string[]] {
+  return [runtime === "node" ? "node" : `${BIN}/${runtime}`, ["--version"]];
+}
+
+/**
+ * Runs a process in the repository; calls onLine for each stdout line; resolves when it exits.
+ * It is killed after `timeoutMs` (default 10 minutes): no child may run unbounded.
+ */
+export function runProcess(
+  cmd: string,
+  args: string[],
+  onLine: (line: string) => void,
+  timeoutMs = 600_000,
+): { done: Promise<number>; kill(): void } {
+  const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+  let partial = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8");
+  child.stdout.on("data", (text: string) => {
+    const lines = (partial + text).split("\n");
+    partial = lines.pop()!;
+    lines.forEach(onLine);
+  });
+  child.stderr.on("data", (text) => (stderr += text));
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+  const done = new Promise<number>((resolve) =>
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      if (code !== 0 && stderr) process.stderr.write(stderr.slice(-2000));
+      resolve(code ?? 1);
+    })
+  );
+  return { done, kill: () => child.kill() };
+}
+
+/** The first line a command prints, trimmed. */
+export async function firstLine(cmd: string, args: string[]): Promise<string> {
+  let out = "";
+  await runProcess(cmd, args, (line) => (out ||= line.trim())).done;
+  return out;
+}
+
+/** Where the cells' TLS certificates and unix sockets are. */
+export interface CellPlaces {
+  /** A directory with ca.pem, cert.pem and key.pem (tests/_tls_fixtures.ts): needed for TLS. */
+  tlsDir?: string;
+  /** A directory for the server's unix sockets: needed for unix. */
+  unixDir?: string;
+}
+
+/** How the client measures. */
+export interface CellTiming {
+  /** mitata's minimum CPU time per cell, in milliseconds. */
+  measureMs: number;
+  /** Messages per sleep cell. */
+  sleepMessages: number;
+  /** Both processes are killed after this long (default 10 minutes). */
+  timeoutMs?: number;
+}
+
+function placeArgs(places: CellPlaces): string[] {
+  return [
+    ...(places.tlsDir === undefined ? [] : ["--tls-dir", places.tlsDir]),
+    ...(places.unixDir === undefined ? [] : ["--unix-dir", places.unixDir]),
+  ];
+}
+
+async function startServer(
+  runtime: RuntimeName,
+  api: SocketApi,
+  cells: readonly Cell[],
+  places: CellPlaces,
+  timeoutMs: number,
+) {
+  const [cmd, args] = command(runtime, "bench/server.ts");
+  const transports = [...new Set(cells.map((c) => c.transport ?? "tcp"))];
+  let endpoints = "";
+  const server = runProcess(cmd, [
+    ...args,
+    ...["--api", api, "--transports", transports.join(",")],
+    ...placeArgs(places),
+  ], (line) => {
+    if (line.startsWith("listening {")) endpoints = line.slice("listening ".length);
+  }, timeoutMs);
+  let exited = false;
+  void server.done.then(() => (exited = true));
+  const deadline = Date.now() + 30_000;
+  while (endpoints === "" && !exited && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  if (endpoints === "") {
+    server.kill();
+    throw new Error(`${runtime} ${api} server did not start`);
+  }
+  return { endpoints, server };
+}
+
+/**
+ * Runs `cells` in order with one server and one client process of `runtime` × `api`; hands every
+ * JSON event the client prints to `onEvent` (`start`, `result`, `rss`, `tls`). Resolves with the
+ * client's exit code once both processes are gone.
+ */
+export async function runCells(
+  runtime: RuntimeName,
+  api: SocketApi,
+  cells: readonly Cell[],
+  timing: CellTiming,
+  places: CellPlaces,
+  onEvent: (event: Record<string, unknown>) => void,
+): Promise<number> {
+  const timeoutMs = timing.timeoutMs ?? 600_000;
+  const { endpoints, server } = await startServer(runtime, api, cells, places, timeoutMs);
+  const [cmd, args] = command(runtime, "bench/client.ts");
+  const client = runProcess(cmd, [
+    ...args,
+    ...["--api", api, "--endpoints", endpoints, "--cells", JSON.stringify(cells)],
+    ...["--time", String(timing.measureMs), "--messages", String(timing.sleepMessages)],
+    ...placeArgs({ tlsDir: places.tlsDir }), // the client needs the CA; socket paths come in endpoints
+  ], (line) => {
+    if (line.startsWith("{")) onEvent(JSON.parse(line));
+  }, timeoutMs);
+  const code = await client.done;
+  server.kill();
+  await server.done;
+  return code;
+}
