@@ -174,8 +174,13 @@ export class FrameReader<T> implements AsyncIterable<T> {
       return "error" in done ? Promise.reject(done.error) : Promise.resolve(null);
     }
     if (this.#stopped) this.resumeReading();
+    // Wait first, then start: a stream may hand over bytes it kept, and even its end, inside
+    // start(); they must reach this reader, in order, not a queue nobody looks at again.
+    const frame = new Promise<T | null>((resolve, reject) => {
+      this.#waiters.push({ resolve, reject, pauseAfter });
+    });
     this.#start();
-    return new Promise((resolve, reject) => this.#waiters.push({ resolve, reject, pauseAfter }));
+    return frame;
   }
 
   /** Reads from the socket again after `readFrame({ pauseAfter: true })`. */

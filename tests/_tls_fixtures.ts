@@ -38,7 +38,11 @@ export function tlsFixtures(): TlsFixtures {
 
 function make(): TlsFixtures {
   const dir = mkdtempSync(join(tmpdir(), "framed-tls-"));
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  const remove = () => rmSync(dir, { recursive: true, force: true });
+  process.once("exit", remove);
+  // `deno test` never emits node:process's 'exit'; it dispatches 'unload'.
+  (globalThis as { addEventListener?: (type: string, listener: () => void) => void })
+    .addEventListener?.("unload", remove);
   const at = (name: string) => join(dir, name);
   const openssl = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   const ecKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];

@@ -122,8 +122,8 @@ test("a client can half-close and still read the server's answer", T, async () =
 
 test("json-header frames echo over a real socket with the same header and body", T, async () => {
   const codec = jsonHeader({ lengthFormat: "i32le" });
-  await withEchoServer("native", codec, async ({ port }) => {
-    const conn = await connect({ port, codec });
+  await withEchoServer({ api: "native", transport: "tcp" }, codec, async ({ to }) => {
+    const conn = await connect({ ...to, codec });
     await conn.writeFrame({ header: { file_name: "a.txt", md5: "x" }, body: utf8("hello") });
     const reply = await conn.readFrame();
     assert.deepEqual(reply?.header, { data_size: 5, file_name: "a.txt", md5: "x" });
@@ -134,8 +134,8 @@ test("json-header frames echo over a real socket with the same header and body",
 
 test("delimited records echo over a real socket", T, async () => {
   const codec = delimiter({ delimiter: "\r\n" });
-  await withEchoServer("native", codec, async ({ port }) => {
-    const conn = await connect({ port, codec });
+  await withEchoServer({ api: "native", transport: "tcp" }, codec, async ({ to }) => {
+    const conn = await connect({ ...to, codec });
     for (const line of ["GET /", "", "Host: x"]) conn.write(utf8(line));
     const got = [
       text(await conn.readFrame()),

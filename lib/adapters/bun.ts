@@ -459,10 +459,11 @@ class BunListener implements ByteListener {
         stream.terminate();
       });
     };
-    const settings = {
-      noDelay: options.path === undefined && (options.noDelay ?? true),
-      tls: !!tls,
-    };
+    const path = options.path;
+    // Bun reports null addresses for a unix socket: its ends are the path and an unnamed client.
+    const settings: SocketSettings = path === undefined
+      ? { noDelay: options.noDelay ?? true, tls: tls !== undefined }
+      : { noDelay: false, tls: false, unix: { local: unixAddress(path), remote: unixAddress("") } };
     const common = { allowHalfOpen: true, socket: socketHandler(onOpen, settings) };
     if (options.path !== undefined) {
       const server = bun().listen({ unix: options.path, ...common });
