@@ -33,7 +33,10 @@
  * be a servername); an error after TCP connected is the handshake's (TlsError), before it the
  * connection's (ConnectError). `allowHalfOpen` is passed through to the TLSSocket (missing from
  * @types/node). STARTTLS: `tls.connect({ socket })` over the open socket, whose listeners come off
- * first.
+ * first. Known runtime bug: Deno 2.9.6's node:tls never emits 'end' for a socket that was paused
+ * while the peer's last 64 KiB or more and its FIN arrived (tests/repros/deno_node_tls_end.ts;
+ * Node 20 and Bun 1.4.5 are fine), so under Deno a paused TLS reader on this adapter may wait for
+ * an end that never comes: Deno's own TLS (the default `api`) has no such bug.
  *
  * Unix sockets: `listen({ path })` refuses an existing file (EADDRINUSE, even when nobody
  * listens) and `close()` removes it; a unix socket has no address to report, so this adapter
