@@ -35,7 +35,6 @@
  * @module
  */
 
-import { lstatSync, unlinkSync } from "node:fs";
 import type { ConnectStreamOptions, ListenStreamsOptions, StreamAdapter } from "../adapter.ts";
 import type {
   Address,
@@ -46,6 +45,8 @@ import type {
   TlsInfo,
 } from "../byte_stream.ts";
 import { HandshakeQueue } from "../_handshake_queue.ts";
+import { connectAddress, listenAddress } from "../_target_address.ts";
+import { isSocketFile, removeFile } from "./_unix_files.ts";
 import { isRefused, listenUnixReclaiming, type UnixPathOps } from "../_unix_socket.ts";
 import { WaitQueue } from "../_wait_queue.ts";
 import { ConnectError, ConnectionClosedError, ListenError, TlsError } from "../errors.ts";
@@ -91,9 +92,7 @@ export type BunListenOptions = ListenStreamsOptions;
 export async function connectStream(options: BunConnectOptions): Promise<ByteStream> {
   let stream: BunStream | undefined;
   const tls = options.tls === true ? {} : options.tls || undefined;
-  const address = options.path !== undefined
-    ? unixAddress(options.path)
-    : netAddress(options.hostname ?? "127.0.0.1", options.port);
+  const address = connectAddress(options);
   const socket = socketHandler((s) => (stream = s), {
     noDelay: options.path === undefined && (options.noDelay ?? true),
     tls: tls !== undefined,
@@ -175,9 +174,7 @@ function alpnWire(protocols: string[]): Uint8Array {
  */
 export async function listenStreams(options: BunListenOptions = {}): Promise<ByteListener> {
   const path = options.path;
-  const address = path !== undefined
-    ? unixAddress(path)
-    : netAddress(options.hostname ?? "127.0.0.1", options.port ?? 0);
+  const address = listenAddress(options);
   try {
     if (path === undefined) return new BunListener(options);
     return await listenUnixReclaiming(path, () => new BunListener(options), UNIX_PATHS);
@@ -188,13 +185,7 @@ export async function listenStreams(options: BunListenOptions = {}): Promise<Byt
 }
 
 const UNIX_PATHS: UnixPathOps = {
-  isSocket(path) {
-    try {
-      return lstatSync(path).isSocket();
-    } catch {
-      return false;
-    }
-  },
+  isSocket: isSocketFile,
   async isLive(path) {
     try {
       // Bun refuses a handler without `data` or `drain` (TypeError, 1.4.5, probed).
@@ -205,7 +196,7 @@ const UNIX_PATHS: UnixPathOps = {
       return !isRefused(error);
     }
   },
-  remove: (path) => unlinkSync(path),
+  remove: removeFile,
 };
 
 interface SocketSettings {

@@ -46,7 +46,6 @@
  * @module
  */
 
-import { lstatSync, unlinkSync } from "node:fs";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import type { ConnectStreamOptions, ListenStreamsOptions, StreamAdapter } from "../adapter.ts";
@@ -58,6 +57,8 @@ import type {
   TlsInfo,
 } from "../byte_stream.ts";
 import { HandshakeQueue } from "../_handshake_queue.ts";
+import { connectAddress, listenAddress } from "../_target_address.ts";
+import { isSocketFile, removeFile } from "./_unix_files.ts";
 import { isRefused, listenUnixReclaiming, type UnixPathOps } from "../_unix_socket.ts";
 import { WaitQueue } from "../_wait_queue.ts";
 import { ConnectError, ConnectionClosedError, ListenError, TlsError } from "../errors.ts";
@@ -90,10 +91,7 @@ export type NodeListenOptions = ListenStreamsOptions;
  * ```
  */
 export function connectStream(options: NodeConnectOptions): Promise<ByteStream> {
-  const path = options.path;
-  const address = path !== undefined
-    ? unixAddress(path)
-    : netAddress(options.hostname ?? "127.0.0.1", options.port);
+  const address = connectAddress(options);
   const tlsOptions = options.tls === true ? {} : options.tls || undefined;
   return new Promise((resolve, reject) => {
     // node:net's errors already say "connect ECONNREFUSED 127.0.0.1:9000"; wrapped all the same,
@@ -173,21 +171,13 @@ export async function listenStreams(options: NodeListenOptions = {}): Promise<By
     if (path === undefined) return await NodeListener.open(options);
     return await listenUnixReclaiming(path, () => NodeListener.open(options), UNIX_PATHS);
   } catch (error) {
-    const address = path !== undefined
-      ? unixAddress(path)
-      : netAddress(options.hostname ?? "127.0.0.1", options.port ?? 0);
+    const address = listenAddress(options);
     throw new ListenError(address, error);
   }
 }
 
 const UNIX_PATHS: UnixPathOps = {
-  isSocket(path) {
-    try {
-      return lstatSync(path).isSocket();
-    } catch {
-      return false;
-    }
-  },
+  isSocket: isSocketFile,
   isLive: (path) =>
     new Promise((resolve) => {
       const probe = net.connect({ path });
@@ -197,7 +187,7 @@ const UNIX_PATHS: UnixPathOps = {
       });
       probe.once("error", (error) => resolve(!isRefused(error)));
     }),
-  remove: (path) => unlinkSync(path),
+  remove: removeFile,
 };
 
 // ── Per-connection classes ───────────────────────────────────────────────────────────────────
