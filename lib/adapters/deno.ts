@@ -34,7 +34,11 @@
  *   runs beside the others, bounded by `handshakeTimeout` (DenoTlsListener, HandshakeQueue), and a
  *   connection is handed out only once it succeeded. A failed one rejects `handshake()` with
  *   `InvalidData` ("received fatal alert: UnknownCA", "received corrupt message..."). Accepted
- *   `Deno.TlsConn`s have no `setNoDelay` (2.9.6, probed): Nagle is left as Deno sets it.
+ *   `Deno.TlsConn`s have no `setNoDelay` (2.9.6, probed): Nagle is left as Deno sets it. And
+ *   closing a `Deno.TlsConn` whose handshake has not finished leaves its TCP socket open (the
+ *   peer sees no FIN; tests/repros/deno_tls_close_leak.ts, likely denoland/deno#14547): a peer
+ *   dropped at the handshake timeout or at shutdown is reported and never handed out, but its
+ *   file descriptor stays until the peer itself goes away.
  * - TLS, client: `Deno.connect`, then `Deno.startTls` (only it takes a name to check other than
  *   the hostname: `servername`), then `handshake()` awaited, so a certificate that does not verify
  *   ("invalid peer certificate: UnknownIssuer", "...certificate expired...", "...not valid for

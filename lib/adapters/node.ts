@@ -46,7 +46,9 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import * as net from "node:net";
+import process from "node:process";
 import * as tls from "node:tls";
 import type { ConnectStreamOptions, ListenStreamsOptions, StreamAdapter } from "../adapter.ts";
 import type {
@@ -65,6 +67,26 @@ import { ConnectError, ConnectionClosedError, ListenError, TlsError } from "../e
 import { netAddress, unixAddress } from "../net_address.ts";
 import { caList, DEFAULT_HANDSHAKE_TIMEOUT, pemText } from "../_tls_internal.ts";
 import type { TlsConnectOptions } from "../tls.ts";
+
+// A TLS server's sockets are half-open only once their handshake succeeded: a peer that sends
+// FIN mid-handshake must end it at once, not at the timeout (node:tls holds a half-open socket).
+// Under Bun, whose node:tls breaks half-close when the flag changes after the handshake, they are
+// half-open from the start (Bun reports such a peer promptly anyway).
+const HALF_OPEN_AFTER = (globalThis as { Bun?: unknown }).Bun === undefined;
+
+// The longest unix socket path: sun_path is 108 bytes on Linux, 104 on macOS and the BSDs, the
+// NUL included. Node 20 cuts a longer path short and listens under the cut name (probed), where
+// Deno and Bun refuse it with EINVAL: refused here as they do.
+const MAX_UNIX_PATH = process.platform === "linux" ? 107 : 103;
+
+function checkUnixPath(path: string): void {
+  const length = Buffer.byteLength(path);
+  if (length <= MAX_UNIX_PATH) return;
+  throw Object.assign(
+    new Error(`a unix socket path may have ${MAX_UNIX_PATH} bytes, this one has ${length}`),
+    { code: "EINVAL" },
+  );
+}
 
 // ── Types ────────────────────────────────────────────────────────────────────────────────────
 
@@ -105,6 +127,7 @@ export function connectStream(options: NodeConnectOptions): Promise<ByteStream> 
     let socket: net.Socket | undefined;
     try {
       if (address.transport === "unix") {
+        checkUnixPath(address.path);
         socket = net.connect({ path: address.path, allowHalfOpen: true });
       } else if (tlsOptions === undefined) {
         socket = net.connect({ host: address.hostname, port: address.port, allowHalfOpen: true });
@@ -169,6 +192,7 @@ export async function listenStreams(options: NodeListenOptions = {}): Promise<By
   const path = options.path;
   try {
     if (path === undefined) return await NodeListener.open(options);
+    checkUnixPath(path);
     return await listenUnixReclaiming(path, () => NodeListener.open(options), UNIX_PATHS);
   } catch (error) {
     const address = listenAddress(options);
@@ -352,6 +376,8 @@ class NodeListener implements ByteListener {
   readonly #accepted = new WaitQueue<ByteStream>();
   readonly #handshakes: HandshakeQueue | null = null;
   #closed = false;
+  // TLS: TCP sockets still shaking hands, destroyed when the listener closes.
+  #inFlight: Set<net.Socket> | null = null;
 
   private constructor(options: NodeListenOptions) {
     const settings = { noDelay: options.noDelay ?? true };
@@ -374,27 +400,36 @@ class NodeListener implements ByteListener {
       this.#handshakes = handshakes;
       // No pauseOnConnect: a paused socket would never finish its handshake.
       const server = tls.createServer({
-        allowHalfOpen: true,
+        allowHalfOpen: !HALF_OPEN_AFTER,
         cert: pemText(tlsOptions.cert),
         key: pemText(tlsOptions.key),
         handshakeTimeout: tlsOptions.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT,
         ...(tlsOptions.alpn === undefined ? {} : { ALPNProtocols: tlsOptions.alpn }),
       });
       server.on("secureConnection", (socket) => {
+        const parent = (socket as { _parent?: net.Socket })._parent;
+        if (parent !== undefined) this.#inFlight?.delete(parent);
+        if (HALF_OPEN_AFTER) (socket as unknown as { allowHalfOpen: boolean }).allowHalfOpen = true;
         handshakes.succeeded(new NodeStream(socket, settings));
       });
       // The peer's address, read while the TCP socket is fresh: by 'tlsClientError' Deno's
       // node:tls has already forgotten it (2.9.6, probed).
       const peers = new WeakMap<object, Address>();
+      const inFlight = new Set<net.Socket>();
+      this.#inFlight = inFlight;
       server.on("connection", (raw: net.Socket) => {
         peers.set(raw, netAddress(raw.remoteAddress ?? "", raw.remotePort ?? 0));
+        inFlight.add(raw);
+        raw.once("close", () => inFlight.delete(raw));
       });
-      // A failed or timed-out handshake (ERR_TLS_HANDSHAKE_TIMEOUT); node:tls destroys the socket.
+      // A failed or timed-out handshake (ERR_TLS_HANDSHAKE_TIMEOUT). With a 'tlsClientError'
+      // listener node:tls leaves the socket open (fastify/fastify#3251): it is destroyed here.
       server.on("tlsClientError", (error, socket) => {
         const raw = (socket as { _parent?: object })._parent;
         const remote = (raw === undefined ? undefined : peers.get(raw)) ??
           netAddress(socket.remoteAddress ?? "", socket.remotePort ?? 0);
         handshakes.fail(new TlsError(remote, error));
+        socket.destroy();
       });
       this.#server = server;
     }
@@ -434,6 +469,7 @@ class NodeListener implements ByteListener {
     this.#server.close();
     this.#accepted.close();
     this.#handshakes?.close();
+    for (const raw of this.#inFlight ?? []) raw.destroy();
   }
 }
 
