@@ -5,7 +5,8 @@ import type { RuntimeName, SocketApi } from "../mod.ts";
 
 export type Strategy = "raw" | "length-prefix" | "ack-handshake" | "sleep";
 export type Mode = "stream" | "ping-pong";
-export type Receive = "callback" | "for-await";
+/** How the framed server receives: `onFrame`, `for await`, or `conn.readable` (Web Streams). */
+export type Receive = "callback" | "for-await" | "stream";
 /** What the bytes travel over: loopback TCP, TLS on loopback TCP, or a unix domain socket. */
 export type Transport = "tcp" | "tls" | "unix";
 
@@ -14,7 +15,7 @@ export interface Cell {
   strategy: Strategy;
   mode: Mode;
   payload: number;
-  /** length-prefix streams: the fast callback path, or `for await`. */
+  /** length-prefix streams: the fast callback path, `for await`, or `conn.readable.pipeTo`. */
   receive?: Receive;
   /** sleep: milliseconds between messages. */
   sleepMs?: number;
@@ -91,6 +92,10 @@ export function cellsFor(
       if (want("length-prefix")) {
         cells.push({ strategy: "length-prefix", mode: "stream", payload, receive: "callback" });
         cells.push({ strategy: "length-prefix", mode: "stream", payload, receive: "for-await" });
+        // The Web Streams API costs per frame, not per byte: measured at the smallest payload.
+        if (payload === smallest) {
+          cells.push({ strategy: "length-prefix", mode: "stream", payload, receive: "stream" });
+        }
         cells.push({ strategy: "length-prefix", mode: "ping-pong", payload });
       }
       if (want("ack-handshake")) {

@@ -218,6 +218,13 @@ function sections(report: Report): Section[] {
       columns: [c.who, c.payload, c.fps, c.mbps, c.ratio, c.rss, c.spread],
     },
     {
+      title: "length-prefix stream — conn.readable (Web Streams)",
+      rows: rows((r) =>
+        r.strategy === "length-prefix" && r.mode === "stream" && r.receive === "stream"
+      ),
+      columns: [c.who, c.payload, c.fps, c.mbps, c.ratio, c.rss, c.spread],
+    },
+    {
       title: "length-prefix stream — Python asyncio + struct",
       rows: rows((r) => r.api === "asyncio" && r.mode === "stream"),
       columns: [c.who, c.payload, c.fps, c.mbps, c.spread],

@@ -124,6 +124,8 @@ async function framedCell(conn: FramedConn<Uint8Array>): Promise<void> {
   };
   if (current.receive === "for-await") {
     for await (const _frame of conn) ack();
+  } else if (current.receive === "stream") {
+    await conn.readable.pipeTo(new WritableStream({ write: ack }));
   } else {
     await conn.onFrame(ack, { borrow: true });
   }

@@ -11,8 +11,8 @@ export abstract class FailOnceDecoder<T> implements Decoder<T> {
   /** Decodes one chunk; may throw. */
   protected abstract decode(chunk: Uint8Array, onFrame: (frame: T) => void): boolean;
 
-  /** Checks the end of the stream; may throw. */
-  protected abstract end(): void;
+  /** Checks the end of the stream, emitting a last unterminated frame if any; may throw. */
+  protected abstract end(onFrame?: (frame: T) => void): void;
 
   push(chunk: Uint8Array, onFrame: (frame: T) => void): boolean {
     if (this.#failure !== null) throw this.#failure;
@@ -24,8 +24,8 @@ export abstract class FailOnceDecoder<T> implements Decoder<T> {
     }
   }
 
-  finish(): void {
+  finish(onFrame?: (frame: T) => void): void {
     if (this.#failure !== null) throw this.#failure;
-    this.end();
+    this.end(onFrame);
   }
 }

@@ -26,6 +26,11 @@ export interface TcpConnectOptions {
   tls?: boolean | TlsConnectOptions;
   /** Only for unix sockets. */
   path?: undefined;
+  /**
+   * Stops connecting when aborted: the adapter closes the socket it is opening (or handshaking).
+   * `connect()` and `connectStream()` then reject with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** Where to connect over a unix domain socket: one of {@linkcode ConnectStreamOptions}. */
@@ -40,6 +45,11 @@ export interface UnixConnectOptions {
   tls?: undefined;
   /** Only for TCP. */
   noDelay?: undefined;
+  /**
+   * Stops connecting when aborted: the adapter closes the socket it is opening (or handshaking).
+   * `connect()` and `connectStream()` then reject with the signal's reason.
+   */
+  signal?: AbortSignal;
 }
 
 /** Where and how to connect: what every adapter's `connectStream` takes. TCP (TLS) or unix. */

@@ -28,6 +28,10 @@ export interface EncodeSink {
  * Turns frames into bytes and bytes into frames. `T` is the frame type: `Uint8Array` for the length
  * and delimiter codecs, a header-and-body object for the JSON-header codec.
  *
+ * Web Streams need nothing more: `encoderStream(codec)` and `decoderStream(codec)` work with any
+ * codec, and the built-in codecs have them as methods too ({@linkcode WebStreamCodec}, kept out of
+ * this interface so that codecs written before it still compile).
+ *
  * @example Round-tripping through any codec
  * ```ts
  * import { type Codec, decodeAll, lengthPrefix } from "@nianbao/framed";
@@ -128,10 +132,13 @@ export interface Decoder<T> {
    */
   push(chunk: Uint8Array, onFrame: (frame: T) => void): boolean;
   /**
-   * Declares the end of the stream.
+   * Declares the end of the stream. A codec whose last frame needs no terminator (a delimited
+   * record without its final delimiter, like tokio's `decode_eof`) hands it to `onFrame` here; a
+   * caller that passes no `onFrame` gets {@linkcode IncompleteFrameError} for it instead of losing
+   * it silently.
    * @throws {IncompleteFrameError} When the stream ended in the middle of a frame.
    */
-  finish(): void;
+  finish(onFrame?: (frame: T) => void): void;
   /** Bytes held for a frame that is not complete yet. */
   readonly bufferedBytes: number;
 }
@@ -157,6 +164,6 @@ export function decodeAll<T>(codec: Codec<T>, bytes: Uint8Array): T[] {
   const frames: T[] = [];
   const decoder = codec.createDecoder();
   decoder.push(bytes, (frame) => frames.push(frame));
-  decoder.finish();
+  decoder.finish((frame) => frames.push(frame));
   return frames;
 }

@@ -6,9 +6,11 @@
  */
 
 import { codecOrDefault } from "./_default_codec.ts";
+import { connectAddress } from "./_target_address.ts";
 import type { ConnectStreamOptions } from "./adapter.ts";
 import type { ByteStream } from "./byte_stream.ts";
 import type { Codec } from "./codec.ts";
+import { ConnectTimeoutError } from "./errors.ts";
 import { FramedConn, type FramedConnOptions } from "./framed_conn.ts";
 import { loadStreamAdapter, type SocketApi } from "./runtime.ts";
 
@@ -21,10 +23,27 @@ export interface ConnectFramingOptions<T> extends FramedConnOptions {
 }
 
 /**
+ * How long {@linkcode connect} and {@linkcode connectStream} may try. (`signal`, which aborts
+ * connecting, is part of where to connect: every adapter honours it.)
+ */
+export interface ConnectTimeoutOptions {
+  /**
+   * How long (milliseconds) connecting may take, TCP connection and (with `tls`) handshake
+   * together, before it fails with {@linkcode ConnectTimeoutError} naming the address.
+   * Default: no limit but the system's (and, with `tls`, `tls.handshakeTimeout` for the
+   * handshake).
+   */
+  timeout?: number;
+}
+
+/**
  * Options of {@linkcode connect}: a TCP address (`hostname`, `port`, optionally `tls`) or a unix
  * socket `path`, plus the framing.
  */
-export type ConnectOptions<T> = ConnectStreamOptions & ConnectFramingOptions<T>;
+export type ConnectOptions<T> =
+  & ConnectStreamOptions
+  & ConnectTimeoutOptions
+  & ConnectFramingOptions<T>;
 
 /**
  * Connects and returns the raw {@linkcode ByteStream}, with no framing: for hand-written protocols,
@@ -36,6 +55,9 @@ export type ConnectOptions<T> = ConnectStreamOptions & ConnectFramingOptions<T>;
  * @throws {ConnectError} Naming the address, when the connection fails.
  * @throws {TlsError} Naming the address, when the TLS handshake fails (the certificate does not
  * verify, the name does not match, it expired...).
+ * @throws {ConnectTimeoutError} Naming the address, when `timeout` (milliseconds) passes first.
+ * @throws The reason of `signal` when it is aborted first, as `fetch` does; a socket that
+ * connects afterwards is closed.
  *
  * @example Four bytes of length, then the payload, by hand
  * ```ts
@@ -48,10 +70,37 @@ export type ConnectOptions<T> = ConnectStreamOptions & ConnectFramingOptions<T>;
  * ```
  */
 export async function connectStream(
-  options: ConnectStreamOptions & { api?: SocketApi },
+  options: ConnectStreamOptions & ConnectTimeoutOptions & { api?: SocketApi },
 ): Promise<ByteStream> {
+  const { signal, timeout } = options;
   const adapter = await loadStreamAdapter(options.api);
-  return adapter.connectStream(options);
+  signal?.throwIfAborted();
+  if (signal === undefined && timeout === undefined) return adapter.connectStream(options);
+  // One signal for the adapter, aborted by the caller's signal or by the timeout, with the reason
+  // to reject with: the adapter closes what it is opening, and a socket that connects anyway
+  // (an adapter whose runtime cannot cancel a pending connect, like Bun's) is closed here.
+  const stop = new AbortController();
+  const abort = () => stop.abort(signal!.reason);
+  signal?.addEventListener("abort", abort, { once: true });
+  const timer = timeout === undefined ? undefined : setTimeout(
+    () => stop.abort(new ConnectTimeoutError(connectAddress(options), timeout)),
+    timeout,
+  );
+  // Listening before the adapter does: its own rejection on abort must lose the race.
+  const aborted = new Promise<never>((_, reject) => {
+    stop.signal.addEventListener("abort", () => reject(stop.signal.reason), { once: true });
+  });
+  const attempt = adapter.connectStream({ ...options, signal: stop.signal });
+  try {
+    return await Promise.race([attempt, aborted]);
+  } catch (error) {
+    if (stop.signal.aborted) void attempt.then((late) => late.close(), () => {});
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", abort);
+    aborted.catch(() => {});
+  }
 }
 
 /**
@@ -64,6 +113,8 @@ export async function connectStream(
  * @returns The framed connection; with `tls`, once the handshake has succeeded.
  * @throws {ConnectError} Naming the address, when the connection fails.
  * @throws {TlsError} Naming the address, when the TLS handshake fails.
+ * @throws {ConnectTimeoutError} Naming the address, when `timeout` (milliseconds) passes first.
+ * @throws The reason of `signal` when it is aborted first, as `fetch` does.
  *
  * @example A round trip to an echo server
  * ```ts

@@ -1,14 +1,15 @@
 /**
- * The delimiter codec: records separated by `\n`, `\r\n` or any other byte string.
+ * The delimiter codec: records separated by `\n`, `\r\n` or any other byte string. For UTF-8
+ * text lines, {@linkcode lines} reads better.
  *
  * @module
  */
 
 import { encodeToBytes } from "./_byte_queue.ts";
-import { FailOnceDecoder } from "./_fail_once.ts";
-import { FIRST_CAPACITY, grownCapacity } from "./_partial_frame.ts";
-import type { Codec, Decoder, EncodeSink } from "./codec.ts";
-import { DelimiterInRecordError, FrameTooLargeError, IncompleteFrameError } from "./errors.ts";
+import { DelimitedDecoder, indexOfBytes } from "./_delimited_decoder.ts";
+import type { Decoder, EncodeSink } from "./codec.ts";
+import { DelimiterInRecordError, FrameTooLargeError } from "./errors.ts";
+import { decoderStream, encoderStream, type WebStreamCodec } from "./web_streams.ts";
 
 /**
  * The default record limit for delimited streams: 64 KiB, like a long line.
@@ -34,53 +35,67 @@ export interface DelimiterOptions {
   delimiter?: string | Uint8Array;
   /**
    * The longest record accepted or sent, in bytes, without the delimiter. Default 64 KiB. The
-   * decoder never buffers more than this plus the delimiter's length minus one.
+   * decoder never buffers more than this plus the delimiter's length minus one. It applies to the
+   * last record too, when the stream ends without its delimiter.
    */
   maxRecordLength?: number;
+  /**
+   * Refuse a last record that the stream ended instead of a delimiter, with
+   * {@linkcode IncompleteFrameError}: for protocols where an unterminated record means the peer
+   * died mid-write (a truncated command must not run). Default `false`: the last record is
+   * emitted, as Deno's `TextLineStream`, tokio's `LinesCodec`, Go's `bufio.Scanner` and Python's
+   * `readline` do, so `printf 'a\nb' | nc` delivers `b`.
+   */
+  requireFinalDelimiter?: boolean;
 }
 
 /**
  * Creates a delimiter codec. Records exclude the delimiter. An empty record (two delimiters in a
- * row) is a real, empty frame. A stream that ends after a record with no delimiter ends mid-frame.
+ * row) is a real, empty frame. When the stream ends after a record with no delimiter, that record
+ * is emitted (set `requireFinalDelimiter` to refuse it); a stream that ends right after a
+ * delimiter has no record after it. Errors call the frames "records".
  *
- * @param options The delimiter and the record limit.
+ * Use it for binary records or a delimiter other than a newline; for UTF-8 text split on `\n` or
+ * `\r\n`, {@linkcode lines} gives strings and accepts both line endings at once.
+ *
+ * @param options The delimiter, the record limit, and whether a final delimiter is required.
  * @returns A codec of `Uint8Array` records.
  *
- * @example CRLF-terminated lines
+ * @example CRLF-terminated records
  * ```ts
  * import { decodeAll, delimiter } from "@nianbao/framed";
  *
  * const codec = delimiter({ delimiter: "\r\n" });
- * const lines = decodeAll(codec, new TextEncoder().encode("GET\r\n\r\nX\r\n"));
- * const texts = lines.map((l) => new TextDecoder().decode(l));
+ * const records = decodeAll(codec, new TextEncoder().encode("GET\r\n\r\nX\r\n"));
+ * const texts = records.map((r) => new TextDecoder().decode(r));
  * if (texts.join("|") !== "GET||X") throw new Error(`unexpected ${texts}`);
  * ```
+ *
+ * @example The last record without a delimiter: emitted, or refused when strict
+ * ```ts
+ * import { decodeAll, delimiter, IncompleteFrameError } from "@nianbao/framed";
+ *
+ * const wire = new TextEncoder().encode("a\nb");
+ * const texts = decodeAll(delimiter(), wire).map((r) => new TextDecoder().decode(r));
+ * if (texts.join("|") !== "a|b") throw new Error(`unexpected ${texts}`);
+ * try {
+ *   decodeAll(delimiter({ requireFinalDelimiter: true }), wire);
+ *   throw new Error("a strict decoder must refuse the unterminated b");
+ * } catch (error) {
+ *   if (!(error instanceof IncompleteFrameError) || error.received !== 1) throw error;
+ *   if (!error.message.startsWith("stream ended mid-record")) throw new Error(error.message);
+ * }
+ * ```
  */
-export function delimiter(options: DelimiterOptions = {}): Codec<Uint8Array> {
+export function delimiter(options: DelimiterOptions = {}): WebStreamCodec<Uint8Array> {
   return new DelimiterCodec(options);
 }
 
-/** Finds `needle` in `haystack` at or after `from`; -1 when absent. */
-function indexOfBytes(haystack: Uint8Array, needle: Uint8Array, from: number): number {
-  const first = needle[0]!;
-  if (needle.length === 1) return haystack.indexOf(first, from);
-  const last = haystack.length - needle.length;
-  for (
-    let i = haystack.indexOf(first, from);
-    i !== -1 && i <= last;
-    i = haystack.indexOf(first, i + 1)
-  ) {
-    let j = 1;
-    while (j < needle.length && haystack[i + j] === needle[j]) j++;
-    if (j === needle.length) return i;
-  }
-  return -1;
-}
-
-class DelimiterCodec implements Codec<Uint8Array> {
+class DelimiterCodec implements WebStreamCodec<Uint8Array> {
   readonly name: string;
   readonly #delimiter: Uint8Array;
   readonly #maxRecordLength: number;
+  readonly #requireFinalDelimiter: boolean;
 
   constructor(options: DelimiterOptions) {
     const raw = options.delimiter ?? "\n";
@@ -90,12 +105,13 @@ class DelimiterCodec implements Codec<Uint8Array> {
     if (!(Number.isInteger(this.#maxRecordLength) && this.#maxRecordLength >= 0)) {
       throw new RangeError(`maxRecordLength must be a non-negative integer`);
     }
+    this.#requireFinalDelimiter = options.requireFinalDelimiter ?? false;
     this.name = `delimiter(${JSON.stringify(new TextDecoder().decode(this.#delimiter))})`;
   }
 
   encodeTo(frame: Uint8Array, sink: EncodeSink): void {
     if (frame.length > this.#maxRecordLength) {
-      throw new FrameTooLargeError(frame.length, this.#maxRecordLength, "encode");
+      throw new FrameTooLargeError(frame.length, this.#maxRecordLength, "encode", "record");
     }
     const inside = indexOfBytes(frame, this.#delimiter, 0);
     if (inside !== -1) throw new DelimiterInRecordError(inside);
@@ -115,123 +131,20 @@ class DelimiterCodec implements Codec<Uint8Array> {
   }
 
   createDecoder(): Decoder<Uint8Array> {
-    return new DelimiterDecoder(this.#delimiter, this.#maxRecordLength);
-  }
-}
-
-const EMPTY = new Uint8Array(0);
-
-class DelimiterDecoder extends FailOnceDecoder<Uint8Array> {
-  readonly #delimiter: Uint8Array;
-  readonly #maxRecordLength: number;
-  // Bytes of an unfinished record (possibly ending in part of a delimiter), from earlier chunks.
-  // The buffer grows with what arrives and is let go once a long record is done, so a connection
-  // that sent one long line does not keep its buffer while idle.
-  #pending = EMPTY;
-  #pendingLength = 0;
-
-  constructor(delimiterBytes: Uint8Array, maxRecordLength: number) {
-    super();
-    this.#delimiter = delimiterBytes;
-    this.#maxRecordLength = maxRecordLength;
+    return new DelimitedDecoder({
+      delimiter: this.#delimiter,
+      maxRecordLength: this.#maxRecordLength,
+      requireFinalDelimiter: this.#requireFinalDelimiter,
+      dropCarriageReturn: false,
+      unit: "record",
+    });
   }
 
-  override get bufferedBytes(): number {
-    return this.#pendingLength;
+  encoderStream(): TransformStream<Uint8Array, Uint8Array> {
+    return encoderStream(this);
   }
 
-  /** @internal Bytes allocated for an unfinished record: lets tests see what an idle decoder keeps. */
-  get reservedBytes(): number {
-    return this.#pending.length;
-  }
-
-  // The held record was handed out (as a copy): keep a small buffer for the next one, not a big one.
-  #released(): void {
-    this.#pendingLength = 0;
-    if (this.#pending.length > FIRST_CAPACITY) this.#pending = EMPTY;
-  }
-
-  protected decode(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): boolean {
-    const delim = this.#delimiter;
-    let offset = 0;
-    if (this.#pendingLength > 0) {
-      offset = this.#completePending(chunk, onFrame);
-      if (offset === -1) return false;
-    }
-    let views = false;
-    for (
-      let at = indexOfBytes(chunk, delim, offset);
-      at !== -1;
-      at = indexOfBytes(chunk, delim, offset)
-    ) {
-      this.#checkRecord(at - offset);
-      const record = chunk.subarray(offset, at);
-      offset = at + delim.length;
-      views = true;
-      onFrame(record);
-    }
-    this.#hold(chunk.subarray(offset));
-    return views;
-  }
-
-  // Finishes the record held from earlier chunks, whose delimiter may begin inside the held bytes.
-  // Returns where the rest of `chunk` starts, or -1 when the whole chunk was held.
-  #completePending(chunk: Uint8Array, onFrame: (frame: Uint8Array) => void): number {
-    const delim = this.#delimiter;
-    const held = this.#pendingLength;
-    const pending = this.#pending;
-    const byteAt = (i: number) => (i < held ? pending[i] : chunk[i - held]);
-    for (let start = Math.max(0, held - delim.length + 1); start < held; start++) {
-      if (start + delim.length > held + chunk.length) break;
-      let j = 0;
-      while (j < delim.length && byteAt(start + j) === delim[j]) j++;
-      if (j === delim.length) {
-        this.#checkRecord(start);
-        const record = pending.slice(0, start);
-        this.#released();
-        onFrame(record);
-        return start + delim.length - held;
-      }
-    }
-    const at = indexOfBytes(chunk, delim, 0);
-    if (at === -1) {
-      this.#hold(chunk);
-      return -1;
-    }
-    this.#checkRecord(held + at);
-    const record = new Uint8Array(held + at);
-    record.set(pending.subarray(0, held), 0);
-    record.set(chunk.subarray(0, at), held);
-    this.#released();
-    onFrame(record);
-    return at + delim.length;
-  }
-
-  #checkRecord(length: number): void {
-    if (length > this.#maxRecordLength) {
-      throw new FrameTooLargeError(length, this.#maxRecordLength, "decode");
-    }
-  }
-
-  // Appends bytes that contain no complete delimiter to the held record, within the limit.
-  #hold(bytes: Uint8Array): void {
-    if (bytes.length === 0) return;
-    const total = this.#pendingLength + bytes.length;
-    // The held bytes may end with all but one byte of the delimiter.
-    if (total > this.#maxRecordLength + this.#delimiter.length - 1) {
-      throw new FrameTooLargeError(total, this.#maxRecordLength, "decode");
-    }
-    if (total > this.#pending.length) {
-      const limit = this.#maxRecordLength + this.#delimiter.length - 1;
-      const grown = new Uint8Array(grownCapacity(this.#pending.length, total, limit));
-      grown.set(this.#pending.subarray(0, this.#pendingLength), 0);
-      this.#pending = grown;
-    }
-    this.#pending.set(bytes, this.#pendingLength);
-    this.#pendingLength = total;
-  }
-
-  protected end(): void {
-    if (this.#pendingLength > 0) throw new IncompleteFrameError(this.#pendingLength);
+  decoderStream(): TransformStream<Uint8Array, Uint8Array> {
+    return decoderStream(this);
   }
 }

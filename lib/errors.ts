@@ -39,6 +39,13 @@ export class FramedError extends Error {
 }
 
 /**
+ * What an error message calls one unit of a stream: `"frame"` for the length-prefixed and
+ * JSON-header codecs, `"record"` for {@linkcode delimiter}'s records, `"line"` for
+ * {@linkcode lines}.
+ */
+export type FrameUnit = "frame" | "record" | "line";
+
+/**
  * A frame announced (or, when encoding, had) more bytes than the limit allows. Thrown *before*
  * anything is buffered or allocated for the body.
  *
@@ -66,11 +73,17 @@ export class FrameTooLargeError extends FramedError {
    * @param length The announced or actual length.
    * @param maxFrameLength The configured limit.
    * @param direction `"decode"` for received frames, `"encode"` for frames being sent.
+   * @param unit What the message calls a frame: `"record"` for delimited text, `"line"` for lines.
    */
-  constructor(length: number, maxFrameLength: number, direction: "decode" | "encode") {
+  constructor(
+    length: number,
+    maxFrameLength: number,
+    direction: "decode" | "encode",
+    unit: FrameUnit = "frame",
+  ) {
     super(
       "FRAME_TOO_LARGE",
-      `${direction === "decode" ? "received" : "refusing to send"} a frame of ${length} bytes, ` +
+      `${direction === "decode" ? "received" : "refusing to send"} a ${unit} of ${length} bytes, ` +
         `over the limit of ${maxFrameLength} bytes`,
     );
     this.length = length;
@@ -103,13 +116,14 @@ export class IncompleteFrameError extends FramedError {
    *
    * @param received Bytes of the unfinished frame that arrived.
    * @param expected The full size of the frame on the wire, if known.
+   * @param unit What the message calls a frame: `"record"` for delimited text, `"line"` for lines.
    */
-  constructor(received: number, expected?: number) {
+  constructor(received: number, expected?: number, unit: FrameUnit = "frame") {
     super(
       "INCOMPLETE_FRAME",
       expected === undefined
-        ? `stream ended mid-frame: ${received} bytes of an unfinished frame arrived`
-        : `stream ended mid-frame: received ${received} of ${expected} bytes`,
+        ? `stream ended mid-${unit}: ${received} bytes of an unfinished ${unit} arrived`
+        : `stream ended mid-${unit}: received ${received} of ${expected} bytes`,
     );
     this.received = received;
     this.expected = expected;
@@ -296,8 +310,9 @@ export class IdleTimeoutError extends FramedError {
 }
 
 /**
- * A record handed to the delimiter codec contains the delimiter itself, so the receiver would split
- * it in two. Refused on encode instead of silently corrupting the stream.
+ * A record handed to the delimiter codec contains the delimiter itself (or a line handed to
+ * {@linkcode lines} contains a line ending), so the receiver would split it in two. Refused on
+ * encode instead of silently corrupting the stream.
  *
  * @example
  * ```ts
@@ -314,10 +329,49 @@ export class DelimiterInRecordError extends FramedError {
    * Creates the error.
    *
    * @param index Where the delimiter starts inside the record.
+   * @param unit What the message calls a record: `"line"` for {@linkcode lines}.
    */
-  constructor(index: number) {
-    super("DELIMITER_IN_RECORD", `the record contains the delimiter at byte ${index}`);
+  constructor(index: number, unit: FrameUnit = "record") {
+    super(
+      "DELIMITER_IN_RECORD",
+      unit === "line"
+        ? `the line contains a line ending at byte ${index}`
+        : `the ${unit} contains the delimiter at byte ${index}`,
+    );
     this.index = index;
+  }
+}
+
+/**
+ * A line received by {@linkcode lines} is not valid UTF-8. Text is decoded strictly, as tokio's
+ * `LinesCodec` and Python's `readline` (with `errors="strict"`) do: a replacement character would
+ * silently change what the peer sent.
+ *
+ * @example
+ * ```ts
+ * import { decodeAll, InvalidUtf8Error, lines } from "@nianbao/framed";
+ *
+ * try {
+ *   decodeAll(lines(), new Uint8Array([0x61, 0xff, 0x0a]));
+ *   throw new Error("a line that is not UTF-8 must be refused");
+ * } catch (error) {
+ *   if (!(error instanceof InvalidUtf8Error) || error.length !== 2) throw error;
+ * }
+ * ```
+ */
+export class InvalidUtf8Error extends FramedError {
+  /** The length in bytes of the line that failed to decode, without its line ending. */
+  readonly length: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param length The line's length in bytes.
+   * @param options Standard error options, such as the text decoder's error as `cause`.
+   */
+  constructor(length: number, options?: ErrorOptions) {
+    super("INVALID_UTF8", `received a line of ${length} bytes that is not valid UTF-8`, options);
+    this.length = length;
   }
 }
 
@@ -458,5 +512,41 @@ export class TlsError extends FramedError {
       },
     );
     this.address = address;
+  }
+}
+
+/**
+ * `connect()` did not finish within its `timeout` (milliseconds): neither the TCP connection nor,
+ * with `tls`, the handshake. A {@linkcode ConnectError} with code `"ETIMEDOUT"` (the errno a
+ * kernel gives for the same failure), so code that retries on `ConnectError` retries on this
+ * too; the message names the address and the limit.
+ *
+ * @example
+ * ```ts
+ * import { ConnectError, ConnectTimeoutError, netAddress } from "@nianbao/framed";
+ *
+ * const error = new ConnectTimeoutError(netAddress("127.0.0.1", 9000), 300);
+ * if (error.message !== "connect 127.0.0.1:9000: timed out after 300 ms") throw new Error(error.message);
+ * if (!(error instanceof ConnectError) || error.code !== "ETIMEDOUT") throw new Error("wrong type");
+ * if (error.timeout !== 300) throw new Error("lost the limit");
+ * ```
+ */
+export class ConnectTimeoutError extends ConnectError {
+  /** The limit that passed, in milliseconds. */
+  readonly timeout: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param address Where the connection was attempted.
+   * @param timeout The limit in milliseconds.
+   */
+  constructor(address: Address, timeout: number) {
+    super(
+      address,
+      Object.assign(new Error(`not connected within ${timeout} ms`), { code: "ETIMEDOUT" }),
+    );
+    this.message = `${this.message} after ${timeout} ms`;
+    this.timeout = timeout;
   }
 }

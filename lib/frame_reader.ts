@@ -16,7 +16,10 @@ export interface FrameReaderOptions {
    * them) pause reading from the socket. Default 1 MiB.
    */
   readHighWaterMark?: number;
-  /** End reading with {@linkcode IdleTimeoutError} when no byte arrives for this many ms. */
+  /**
+   * End reading with {@linkcode IdleTimeoutError} when no byte arrives for this long
+   * (milliseconds).
+   */
   idleTimeout?: number;
   /**
    * Lend frames to `readFrame()` and `for await` instead of giving them: a frame (and the bytes it
@@ -56,6 +59,12 @@ export interface ReadFrameOptions {
    * socket. Default `false`.
    */
   pauseAfter?: boolean;
+  /**
+   * Aborting it gives up the wait: `readFrame` rejects with the signal's reason (as `fetch` does)
+   * and leaves its place in line, so the next frame goes to the next reader (or waits in the
+   * queue), never lost. An already aborted signal rejects at once, taking no frame.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -150,14 +159,18 @@ export class FrameReader<T> implements AsyncIterable<T> {
 
   /**
    * Reads the next frame.
-   * @param options `pauseAfter`: stop reading from the socket once this frame has arrived.
+   * @param options `pauseAfter`: stop reading from the socket once this frame has arrived;
+   * `signal`: give up waiting when it is aborted.
    * @returns The frame, or `null` after a clean end of stream or `end()`.
    * @throws {FramedError} On a decode error, an end of stream mid-frame, or a connection failure.
+   * @throws The reason of `signal`, when it is aborted before a frame arrives.
    */
   readFrame(options: ReadFrameOptions = {}): Promise<T | null> {
     if (this.#handler !== null) {
       return Promise.reject(new TypeError("this connection delivers frames to onFrame()"));
     }
+    const signal = options.signal;
+    if (signal?.aborted) return Promise.reject(signal.reason);
     const pauseAfter = options.pauseAfter ?? false;
     if (this.#head < this.#frames.length) {
       const frame = this.#dequeue();
@@ -177,7 +190,26 @@ export class FrameReader<T> implements AsyncIterable<T> {
     // Wait first, then start: a stream may hand over bytes it kept, and even its end, inside
     // start(); they must reach this reader, in order, not a queue nobody looks at again.
     const frame = new Promise<T | null>((resolve, reject) => {
-      this.#waiters.push({ resolve, reject, pauseAfter });
+      if (signal === undefined) return void this.#waiters.push({ resolve, reject, pauseAfter });
+      // An aborted wait leaves the line, so #emit hands the next frame to the next waiter.
+      const abort = () => {
+        const at = this.#waiters.indexOf(waiter);
+        if (at !== -1) this.#waiters.splice(at, 1);
+        reject(signal.reason);
+      };
+      const waiter: Waiter<T> = {
+        resolve: (value) => {
+          signal.removeEventListener("abort", abort);
+          resolve(value);
+        },
+        reject: (error) => {
+          signal.removeEventListener("abort", abort);
+          reject(error);
+        },
+        pauseAfter,
+      };
+      signal.addEventListener("abort", abort, { once: true });
+      this.#waiters.push(waiter);
     });
     this.#start();
     return frame;
@@ -391,7 +423,8 @@ export class FrameReader<T> implements AsyncIterable<T> {
     this.#peerEnd();
     if (this.#done !== null) return;
     try {
-      this.#decoder!.finish();
+      // A delimited stream's last record may end with the stream rather than a delimiter.
+      this.#decoder!.finish(this.#emit);
     } catch (error) {
       this.#fail(error);
       return;

@@ -34,11 +34,11 @@ export interface FramedConnOptions {
    * while its own writes wait, or each side would wait for the other to read.
    */
   pauseReadsWhileWriteBlocked?: boolean;
-  /** Close the connection when no byte arrives for this many milliseconds. Default 0 (never). */
+  /** Close the connection when no byte arrives for this long (milliseconds). Default 0 (never). */
   idleTimeout?: number;
   /**
-   * How long `close()` keeps reading (and discarding) after it has sent FIN, waiting for the peer
-   * to end its side, in milliseconds. Releasing a socket while the peer still sends makes the
+   * How long (milliseconds) `close()` keeps reading (and discarding) after it has sent FIN,
+   * waiting for the peer to end its side. Releasing a socket while the peer still sends makes the
    * kernel reset the connection and drop bytes not yet delivered; waiting for the peer's end of
    * stream avoids that. Default 2,000 ms.
    */
@@ -59,6 +59,8 @@ const DEFAULT_LINGER_TIMEOUT = 2_000;
  * - `for await (const frame of conn)` or `readFrame()`: simplest; one promise per frame.
  * - `onFrame(handler)`: a synchronous callback per frame, the fast path for small frames (millions
  *   per second); no promise per frame.
+ * - `readable`: a `ReadableStream` of frames, for `pipeTo` and `pipeThrough`; with `writable`,
+ *   an echo is `conn.readable.pipeTo(conn.writable)`.
  *
  * Received frames are yours to keep: they are never overwritten (a frame is either a view of a
  * chunk that is not reused, or a copy), unless you ask `onFrame` to lend them (`borrow: true`).
@@ -101,6 +103,11 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
   // #closing is close()'s promise; #released once the socket itself is closed.
   #closing: Promise<void> | null = null;
   #released = false;
+  // closeWrite()'s promise: FIN is sent once, whoever asks first.
+  #endSent: Promise<void> | null = null;
+  // Web Streams over this connection, made on first use.
+  #readable: ReadableStream<T> | null = null;
+  #writable: WritableStream<T> | null = null;
 
   /**
    * Wraps a connected byte stream.
@@ -157,9 +164,11 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
    * Reads the next frame.
    * @param options `pauseAfter: true` stops reading from the socket once this frame has arrived,
    * until {@linkcode FramedConn.resumeReading} or {@linkcode FramedConn.startTls}: for the last
-   * plaintext frame of a STARTTLS exchange.
+   * plaintext frame of a STARTTLS exchange. `signal`: aborting it gives up the wait, with the
+   * signal's reason; the next frame then goes to the next reader, never lost.
    * @returns The frame, or `null` after a clean end of stream or a local `close()`/`abort()`.
    * @throws {FramedError} On a decode error, an end of stream mid-frame, or a connection failure.
+   * @throws The reason of `signal`, when it is aborted before a frame arrives.
    */
   readFrame(options?: ReadFrameOptions): Promise<T | null> {
     return this.#reader.readFrame(options);
@@ -241,11 +250,87 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
 
   /**
    * Flushes, then sends FIN: the peer sees a clean end of stream, and reading goes on.
+   * Idempotent: every call returns the same promise, and a later `close()` sends no second FIN.
    * @returns A promise that resolves once FIN is sent.
    */
-  async closeWrite(): Promise<void> {
-    await this.#writer.flush();
-    await this.stream.closeWrite();
+  closeWrite(): Promise<void> {
+    if (this.#endSent === null) {
+      this.#endSent = (async () => {
+        await this.#writer.flush();
+        await this.stream.closeWrite();
+      })();
+      this.#endSent.catch(() => {});
+    }
+    return this.#endSent;
+  }
+
+  // ── Web Streams ────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The received frames as a `ReadableStream`, for `pipeTo`, `pipeThrough` and `for await`. It is
+   * pulled: a frame is read only when the stream's reader asks for one, so a slow consumer leaves
+   * frames in the connection's queue, which pauses the socket above `readHighWaterMark`, as with
+   * `readFrame()`. Cancelling it (or leaving a `for await` over it early) is
+   * {@linkcode FramedConn.stopReading}: reading ends, writing goes on.
+   *
+   * It is one of the ways to receive: use it, or `readFrame()`/`for await`, or `onFrame()`, not
+   * two on one connection (frames would be shared between them, and `onFrame()` refuses to start
+   * while the stream waits for a frame). Created on first use; every access returns the same
+   * stream. A decode error or a connection failure errors it, with what `readFrame` throws.
+   *
+   * @example An echo server in one line
+   * ```ts ignore
+   * import { serve } from "@nianbao/framed";
+   *
+   * await serve({ port: 9000, handler: (conn) => conn.readable.pipeTo(conn.writable) });
+   * ```
+   */
+  get readable(): ReadableStream<T> {
+    this.#readable ??= new ReadableStream<T>({
+      pull: async (controller) => {
+        const frame = await this.#reader.readFrame();
+        if (frame === null) controller.close();
+        else controller.enqueue(frame);
+      },
+      cancel: () => this.stopReading(),
+      // No queue of its own: frames wait in the reader, whose queue has the high-water mark.
+    }, { highWaterMark: 0 });
+    return this.#readable;
+  }
+
+  /**
+   * A `WritableStream` of frames to send. Its `write()` is {@linkcode FramedConn.write}, and
+   * waits for `flush()` when more than `writeHighWaterMark` bytes are waiting, so `pipeTo` goes
+   * no faster than the peer reads. A frame of 1 MiB or more is sent without a copy: don't change
+   * it until the stream's next write resolves. `close()` is {@linkcode FramedConn.closeWrite}:
+   * it ends the sending side only (FIN after everything written), as closing a Deno connection's
+   * `writable` does, so replies keep arriving on `readable`; `close()` the connection when done
+   * with both. `abort(reason)` is {@linkcode FramedConn.abort}. Created on first use; every access
+   * returns the same stream.
+   *
+   * @example Sending frames from a stream, over an in-memory pair
+   * ```ts
+   * import { FramedConn, lengthPrefix, memoryStreamPair } from "@nianbao/framed";
+   *
+   * const [a, b] = memoryStreamPair();
+   * const client = new FramedConn(a, lengthPrefix());
+   * const server = new FramedConn(b, lengthPrefix());
+   * const text = new TextEncoder();
+   * // Closing the writable at the end sends the client's FIN: the server's readable then ends.
+   * const sending = ReadableStream.from([text.encode("one"), text.encode("two")])
+   *   .pipeTo(client.writable);
+   * const frames = await Array.fromAsync(server.readable);
+   * if (frames.map((f) => new TextDecoder().decode(f)).join() !== "one,two") throw new Error("lost");
+   * await Promise.all([sending, server.close(), client.close()]);
+   * ```
+   */
+  get writable(): WritableStream<T> {
+    this.#writable ??= new WritableStream<T>({
+      write: (frame) => (this.#writer.write(frame) ? undefined : this.#writer.flush()),
+      close: () => this.closeWrite(),
+      abort: (reason) => this.abort(reason),
+    });
+    return this.#writable;
   }
 
   // ── Closing ────────────────────────────────────────────────────────────────────────────────
@@ -283,7 +368,7 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
       await this.#writer.flush();
       if (!this.#released) {
         try {
-          await this.stream.closeWrite();
+          await (this.#endSent ?? this.stream.closeWrite());
         } catch (cause) {
           throw new ConnectionClosedError("the connection failed while sending its end", { cause });
         }
@@ -350,11 +435,15 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
    *
    * @example The client side of a STARTTLS exchange
    * ```ts ignore
-   * import { connect, delimiter } from "@nianbao/framed";
+   * import { connect, lines } from "@nianbao/framed";
    *
-   * const conn = await connect({ hostname: "mail.example.com", port: 587, codec: delimiter("\r\n") });
-   * await conn.writeFrame(new TextEncoder().encode("STARTTLS"));
-   * const reply = await conn.readFrame({ pauseAfter: true });
+   * const conn = await connect({
+   *   hostname: "mail.example.com",
+   *   port: 587,
+   *   codec: lines({ newline: "\r\n" }),
+   * });
+   * await conn.writeFrame("STARTTLS");
+   * const reply = await conn.readFrame({ pauseAfter: true }); // "220 go ahead"
    * const secure = await conn.startTls(); // verifies mail.example.com's certificate
    * ```
    */

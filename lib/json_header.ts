@@ -9,10 +9,11 @@ import { encodeToBytes } from "./_byte_queue.ts";
 import { FailOnceDecoder } from "./_fail_once.ts";
 import { INCOMPLETE, LengthHeaderReader } from "./_length_reader.ts";
 import { PartialFrame } from "./_partial_frame.ts";
-import type { Codec, Decoder, EncodeSink } from "./codec.ts";
+import type { Decoder, EncodeSink } from "./codec.ts";
 import { FrameTooLargeError, IncompleteFrameError, InvalidHeaderError } from "./errors.ts";
 import { BORROW_THRESHOLD, DEFAULT_MAX_FRAME_LENGTH } from "./length_prefix.ts";
 import { type LengthFormat, lengthHeaderSize, maxLengthOf, writeLength } from "./length_format.ts";
+import { decoderStream, encoderStream, type WebStreamCodec } from "./web_streams.ts";
 
 /** A parsed JSON header: always a JSON object. */
 export type JsonHeader = Readonly<Record<string, unknown>>;
@@ -48,8 +49,11 @@ export interface JsonHeaderOptions {
   stringify?: (header: JsonHeader) => string;
 }
 
-/** The JSON-header codec, with a streaming decoder and a header-only encoder for large bodies. */
-export interface JsonHeaderCodec extends Codec<JsonHeaderFrame> {
+/**
+ * The JSON-header codec, with a streaming decoder and a header-only encoder for large bodies, and
+ * Web Streams of whole frames (`encoderStream()`, `decoderStream()`).
+ */
+export interface JsonHeaderCodec extends WebStreamCodec<JsonHeaderFrame> {
   /** Creates a decoder that hands each body over as chunks instead of one buffer. */
   createStreamingDecoder(): Decoder<JsonHeaderEvent>;
   /**
@@ -62,9 +66,10 @@ export interface JsonHeaderCodec extends Codec<JsonHeaderFrame> {
    * its decoder is `createStreamingDecoder()`, and writing a `header` event, then `body` events,
    * then `end` sends one message whose body is streamed. A `FramedConn` over it gives a streamed
    * body the same backpressure and `for await` as whole frames. Body chunks of 1 MiB or more are
-   * sent by reference: don't change one before `flush()`.
+   * sent by reference: don't change one before `flush()`. Its `decoderStream()` streams a body as
+   * `body` events without holding it whole.
    */
-  streamingCodec(): Codec<JsonHeaderEvent>;
+  streamingCodec(): WebStreamCodec<JsonHeaderEvent>;
 }
 
 /**
@@ -218,23 +223,34 @@ class JsonHeaderCodecImpl implements JsonHeaderCodec {
     return frame.body.length + 256;
   }
 
-  streamingCodec(): Codec<JsonHeaderEvent> {
+  streamingCodec(): WebStreamCodec<JsonHeaderEvent> {
     const encodeTo = (event: JsonHeaderEvent, sink: EncodeSink): void => {
       if (event.type === "header") this.#encodeHeaderTo(event.header, event.bodyLength, sink);
       else if (event.type === "body") appendBody(event.chunk, sink);
     };
-    return {
+    const codec: WebStreamCodec<JsonHeaderEvent> = {
       name: `${this.name} streaming`,
       encodeTo,
       encode: (event) =>
         encodeToBytes(encodeTo, event, event.type === "body" ? event.chunk.length : 256),
       createDecoder: () => this.createStreamingDecoder(),
       sizeOf: (event) => (event.type === "body" ? event.chunk.length + 64 : 256),
+      encoderStream: () => encoderStream(codec),
+      decoderStream: () => decoderStream(codec),
     };
+    return codec;
   }
 
   createDecoder(): Decoder<JsonHeaderFrame> {
     return new JsonHeaderDecoder(this, false) as Decoder<JsonHeaderFrame>;
+  }
+
+  encoderStream(): TransformStream<JsonHeaderFrame, Uint8Array> {
+    return encoderStream(this);
+  }
+
+  decoderStream(): TransformStream<Uint8Array, JsonHeaderFrame> {
+    return decoderStream(this);
   }
 
   createStreamingDecoder(): Decoder<JsonHeaderEvent> {

@@ -6,7 +6,7 @@
 
 import { encodeToBytes } from "./_byte_queue.ts";
 import { LengthPrefixDecoder } from "./_length_prefix_decoder.ts";
-import type { Codec, Decoder, DecoderOptions, EncodeSink } from "./codec.ts";
+import type { Decoder, DecoderOptions, EncodeSink } from "./codec.ts";
 import { FrameTooLargeError } from "./errors.ts";
 import {
   FIXED_LENGTH_FORMATS,
@@ -15,6 +15,7 @@ import {
   maxLengthOf,
   writeLength,
 } from "./length_format.ts";
+import { decoderStream, encoderStream, type WebStreamCodec } from "./web_streams.ts";
 
 /**
  * The default frame limit: 16 MiB, checked before anything is buffered.
@@ -60,7 +61,7 @@ export interface LengthPrefixOptions {
  * payload bytes; the header counts the payload only. Empty frames are real frames.
  *
  * @param options Header format and frame limit.
- * @returns A codec of `Uint8Array` frames.
+ * @returns A codec of `Uint8Array` frames, with `encoderStream()` and `decoderStream()`.
  *
  * @example The seed's `struct.pack('i', n)` framing
  * ```ts
@@ -72,11 +73,11 @@ export interface LengthPrefixOptions {
  * if (new TextDecoder().decode(decodeAll(codec, wire)[0]) !== "hello") throw new Error("round trip failed");
  * ```
  */
-export function lengthPrefix(options: LengthPrefixOptions = {}): Codec<Uint8Array> {
+export function lengthPrefix(options: LengthPrefixOptions = {}): WebStreamCodec<Uint8Array> {
   return new LengthPrefixCodec(options);
 }
 
-class LengthPrefixCodec implements Codec<Uint8Array> {
+class LengthPrefixCodec implements WebStreamCodec<Uint8Array> {
   readonly name: string;
   readonly #format: LengthFormat;
   readonly #maxFrameLength: number;
@@ -141,5 +142,13 @@ class LengthPrefixCodec implements Codec<Uint8Array> {
     return new LengthPrefixDecoder(this.#format, this.#maxFrameLength, {
       reuseFrameBuffer: options.reuseFrameBuffer ?? false,
     });
+  }
+
+  encoderStream(): TransformStream<Uint8Array, Uint8Array> {
+    return encoderStream(this);
+  }
+
+  decoderStream(): TransformStream<Uint8Array, Uint8Array> {
+    return decoderStream(this);
   }
 }

@@ -19,6 +19,11 @@ export interface ListenFramingOptions<T> extends FramedConnOptions {
   codec?: Codec<T>;
   /** `"native"` (default) or `"node"` for Node's net module (and its TLS module for TLS). */
   api?: SocketApi;
+  /**
+   * Aborting it closes the listener: `accept()` returns `null` and `for await` ends; connections
+   * already accepted stay open. Already aborted: `listen()` rejects with its reason.
+   */
+  signal?: AbortSignal;
 }
 
 /**
@@ -184,7 +189,25 @@ export function listen<T = Uint8Array>(
 export async function listen<T = Uint8Array>(
   options: ListenOptions<T> = {},
 ): Promise<FramedListener<T, Address>> {
-  const listener = await (await loadStreamAdapter(options.api)).listenStreams(options);
+  const { signal } = options;
+  const adapter = await loadStreamAdapter(options.api);
+  signal?.throwIfAborted();
+  const bound = await adapter.listenStreams(options);
+  if (signal?.aborted) {
+    bound.close();
+    throw signal.reason;
+  }
+  const stop = () => bound.close();
+  signal?.addEventListener("abort", stop, { once: true });
+  // Closed by either: the signal's listener goes with it, so a long-lived signal does not pin it.
+  const listener: ByteListener = {
+    address: bound.address,
+    accept: () => bound.accept(),
+    close() {
+      signal?.removeEventListener("abort", stop);
+      bound.close();
+    },
+  };
   const codec = codecOrDefault(options.codec);
   const accept = async (): Promise<FramedConn<T> | null> => {
     const stream = await listener.accept();

@@ -180,15 +180,29 @@ export function serveListener<T, A extends Address>(
 
 /** What {@linkcode serve} adds to where it listens: the framing, the handler, error reporting. */
 export type ServeHandlingOptions<T> =
-  & Omit<ListenFramingOptions<T>, "codec">
+  & Omit<ListenFramingOptions<T>, "codec" | "signal">
   & Omit<ServeHandlerOptions<T>, "codec">
   & { codec?: Codec<T> };
+
+/**
+ * What {@linkcode serve} calls once it listens. `A` is the kind of address: a
+ * {@linkcode NetAddress} for TCP and TLS, a {@linkcode UnixAddress} for a unix socket.
+ */
+export interface ServeListenOptions<A extends Address = Address> {
+  /**
+   * Called once, as soon as the server listens, with its address (the real port when 0 was
+   * asked for), before `serve()` resolves. Default: nothing, and nothing is printed (unlike
+   * Deno's own `serve`, whose default prints "Listening on ..."): a library leaves the program's
+   * output to the program. If it throws, the server shuts down and `serve()` rejects with that.
+   */
+  onListen?: (address: A) => void;
+}
 
 /**
  * Options of {@linkcode serve}: where to listen (TCP `port`, with `tls` or not, or a unix socket
  * `path`), the framing, the handler and error reporting.
  */
-export type ServeOptions<T> = ListenOptions<T> & ServeHandlingOptions<T>;
+export type ServeOptions<T> = ListenOptions<T> & ServeHandlingOptions<T> & ServeListenOptions;
 
 /**
  * Listens and serves, over TCP or, with `tls: { cert, key }`, TLS: every connection runs
@@ -218,7 +232,7 @@ export type ServeOptions<T> = ListenOptions<T> & ServeHandlingOptions<T>;
  * ```
  */
 export function serve<T = Uint8Array>(
-  options: TcpListenOptions & ServeHandlingOptions<T>,
+  options: TcpListenOptions & ServeHandlingOptions<T> & ServeListenOptions<NetAddress>,
 ): Promise<Server<NetAddress>>;
 /**
  * Listens on a unix domain socket and serves, as over TCP. A socket file left by a dead process
@@ -245,7 +259,7 @@ export function serve<T = Uint8Array>(
  * ```
  */
 export function serve<T = Uint8Array>(
-  options: UnixListenOptions & ServeHandlingOptions<T>,
+  options: UnixListenOptions & ServeHandlingOptions<T> & ServeListenOptions<UnixAddress>,
 ): Promise<Server<UnixAddress>>;
 /**
  * Listens where `options` says and serves, when that is only known at run time (a TCP port or a
@@ -267,7 +281,17 @@ export function serve<T = Uint8Array>(
  * ```
  */
 export function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<Server<Address>>;
-export async function serve<T = Uint8Array>(options: ServeOptions<T>): Promise<Server<Address>> {
+export async function serve<T = Uint8Array>(
+  // Each overload narrows the address onListen gets; one of them is called with the real one.
+  options: ListenOptions<T> & ServeHandlingOptions<T> & ServeListenOptions<never>,
+): Promise<Server<Address>> {
   const listener = await (await loadStreamAdapter(options.api)).listenStreams(options);
-  return serveListener(listener, { ...options, codec: codecOrDefault(options.codec) });
+  const server = serveListener(listener, { ...options, codec: codecOrDefault(options.codec) });
+  try {
+    (options.onListen as ((address: Address) => void) | undefined)?.(listener.address);
+  } catch (error) {
+    await server.shutdown();
+    throw error;
+  }
+  return server;
 }

@@ -34,8 +34,8 @@ export interface TlsConnectOptions {
   /** ALPN protocols to offer, most preferred first. */
   alpn?: string[];
   /**
-   * Milliseconds the handshake may take before the connection is dropped with a `TlsError`, so
-   * a server that accepts and never answers cannot hang `connect()`. Default 10,000.
+   * How long (milliseconds) the handshake may take before the connection is dropped with a
+   * `TlsError`, so a server that accepts and never answers cannot hang `connect()`. Default 10,000.
    */
   handshakeTimeout?: number;
 }
@@ -64,8 +64,8 @@ export interface TlsListenOptions {
   /** ALPN protocols to accept, most preferred first. */
   alpn?: string[];
   /**
-   * Milliseconds a connection may take to finish its handshake before it is dropped, so peers
-   * that connect and say nothing cannot pile up. Default 10,000.
+   * How long (milliseconds) a connection may take to finish its handshake before it is dropped,
+   * so peers that connect and say nothing cannot pile up. Default 10,000.
    */
   handshakeTimeout?: number;
 }

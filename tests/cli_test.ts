@@ -4,6 +4,7 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { join } from "node:path";
 import { LENGTH_FORMATS } from "../mod.ts";
 import {
@@ -18,6 +19,7 @@ import {
   stopCli as stop,
   tempDirs,
 } from "./_process.ts";
+import { RawPeer } from "./_raw_peer.ts";
 import { tlsFixtures } from "./_tls_fixtures.ts";
 
 const T = { timeout: 120_000 };
@@ -89,6 +91,54 @@ test("echo --framing delimiter echoes newline-terminated records", T, async () =
   assert.equal(peer.code, 0, peer.stderr);
   await stop(echo);
 });
+
+test(
+  "echo --framing delimiter sends back the last record of a client that sends a\\nb then half-closes",
+  T,
+  async () => {
+    const [echo, port] = await startCli(["echo", "--framing", "delimiter"]);
+    const peer = await RawPeer.connect(port);
+    try {
+      await peer.send(new TextEncoder().encode("a\nb"));
+      peer.socket.end(); // what `printf 'a\nb' | nc 127.0.0.1 PORT` does
+      const reply = await peer.read(4);
+      assert.equal(reply?.toString("utf8"), "a\nb\n", "b comes back, with its newline");
+      assert.equal(await peer.read(1), null, "then echo closes the connection");
+      assert.doesNotMatch(echo.stderr(), /framed echo:/, "a last record is no error");
+    } finally {
+      peer.close();
+      await stop(echo);
+    }
+  },
+);
+
+test(
+  "send --framing delimiter prints a last reply that the server ended without a delimiter",
+  T,
+  async () => {
+    // A server like `printf 'HELLO\nBYE' | nc -l`: it answers, then closes after the last record.
+    const server = createServer((socket) => {
+      socket.once("data", () => socket.end("HELLO\nBYE"));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const result = await runCli([
+        "send",
+        "--framing",
+        "delimiter",
+        "--port",
+        String(port),
+        "a",
+        "b",
+      ]);
+      assert.equal(result.code, 0, result.stderr);
+      assert.equal(result.stdout, "HELLO\nBYE");
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  },
+);
 
 test("echo answers a Java client (DataOutputStream.writeInt is u32be)", T, async () => {
   const [echo, port] = await startCli(["echo", "--framing", "length", "--api", "node"]);

@@ -2,12 +2,24 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
   decodeAll,
+  type Decoder,
   delimiter,
   DelimiterInRecordError,
   FrameTooLargeError,
   IncompleteFrameError,
+  lengthPrefix,
 } from "../mod.ts";
-import { checkAllChunkings, copyBytes, utf8 } from "./_helpers.ts";
+import { withEchoServer } from "./conformance.ts";
+import { RawPeer } from "./_raw_peer.ts";
+import {
+  checkAllChunkings,
+  copyBytes,
+  fromHex,
+  seededRandom,
+  SOCKET_APIS,
+  utf8,
+  waitFor,
+} from "./_helpers.ts";
 
 const records = (...texts: string[]) => texts.map(utf8);
 
@@ -78,12 +90,181 @@ test("encoding refuses a record that contains the delimiter or is too long", () 
   assert.deepEqual(codec.encode(utf8("a\rb")), utf8("a\rb\r\n"));
 });
 
-test("a stream that ends without the final delimiter ends mid-frame", () => {
+test("a last record that the stream ends instead of a delimiter is emitted", () => {
+  assert.deepEqual(decodeAll(delimiter(), utf8("one\ntwo")), records("one", "two"));
+  assert.deepEqual(decodeAll(delimiter(), utf8("only")), records("only"));
+});
+
+test("a stream that ends right after a delimiter, or is empty, has no record after it", () => {
+  assert.deepEqual(decodeAll(delimiter(), utf8("one\n")), records("one"));
+  assert.deepEqual(decodeAll(delimiter(), utf8("one\n\n")), records("one", ""));
+  assert.deepEqual(decodeAll(delimiter(), new Uint8Array(0)), []);
+});
+
+test("requireFinalDelimiter refuses a last record without its delimiter, in a message about records", () => {
+  const strict = delimiter({ requireFinalDelimiter: true });
   assert.throws(
-    () => decodeAll(delimiter(), utf8("one\ntwo")),
-    (error: unknown) => error instanceof IncompleteFrameError && error.received === 3,
+    () => decodeAll(strict, utf8("one\ntwo")),
+    (error: unknown) =>
+      error instanceof IncompleteFrameError && error.received === 3 &&
+      error.message === "stream ended mid-record: 3 bytes of an unfinished record arrived",
+  );
+  assert.deepEqual(decodeAll(strict, utf8("one\ntwo\n")), records("one", "two"));
+});
+
+/**
+ * Decodes `wire` cut at `cuts`, taking the last record from `finish` as a connection does; the
+ * chunks are copies overwritten after each push, so a record aliasing them is caught.
+ */
+function decodeCut(decoder: Decoder<Uint8Array>, wire: Uint8Array, cuts: number[]): string[] {
+  const got: string[] = [];
+  const take = (record: Uint8Array) => got.push(new TextDecoder().decode(record));
+  let start = 0;
+  for (const end of [...cuts, wire.length]) {
+    const chunk = wire.slice(start, end);
+    decoder.push(chunk, take);
+    chunk.fill(0xee);
+    start = end;
+  }
+  decoder.finish(take);
+  return got;
+}
+
+/** Every split point, 1-byte chunks, and `runs` random chunkings of `length` bytes. */
+function chunkings(length: number, seed: number, runs: number): number[][] {
+  const all: number[][] = [[], Array.from({ length: Math.max(0, length - 1) }, (_, i) => i + 1)];
+  for (let split = 1; split < length; split++) all.push([split]);
+  const random = seededRandom(seed);
+  for (let run = 0; run < runs; run++) {
+    const cuts: number[] = [];
+    for (let at = 0;;) {
+      at += 1 + Math.floor(random() * random() * 16);
+      if (at >= length) break;
+      cuts.push(at);
+    }
+    all.push(cuts);
+  }
+  return all;
+}
+
+for (
+  const [name, delim, tails] of [
+    ["\\n", "\n", ["x", "tail\r", "\r"]],
+    ["\\r\\n", "\r\n", ["x", "tail\r", "\r", "\n"]],
+    ["a 4-byte marker", "<=>|", ["x", "<", "<=>", "ab<="]],
+  ] as const
+) {
+  test(`delimiter(${name}) emits the last unterminated record however the stream is cut`, () => {
+    const body = ["", "hello", "", "a\rb", "x".repeat(40)];
+    for (const tail of tails) {
+      const wire = utf8(body.map((r) => r + delim).join("") + tail);
+      for (const cuts of chunkings(wire.length, 7 + tail.length, 300)) {
+        const got = decodeCut(delimiter({ delimiter: delim }).createDecoder(), wire, cuts);
+        assert.deepEqual(got, [...body, tail], `tail ${JSON.stringify(tail)}, cuts ${cuts}`);
+      }
+    }
+  });
+
+  test(`delimiter(${name}) with requireFinalDelimiter refuses the tail however the stream is cut`, () => {
+    const wire = utf8(`one${delim}two${delim}${tails.at(-1)}`);
+    for (const cuts of chunkings(wire.length, 11, 100)) {
+      const decoder = delimiter({ delimiter: delim, requireFinalDelimiter: true }).createDecoder();
+      assert.throws(
+        () => decodeCut(decoder, wire, cuts),
+        (error: unknown) =>
+          error instanceof IncompleteFrameError && error.received === tails.at(-1)!.length,
+        `cuts ${cuts}`,
+      );
+    }
+  });
+}
+
+test("the record limit applies to the last record too, even one held as a possible delimiter", () => {
+  const codec = delimiter({ delimiter: "\r\n", maxRecordLength: 4 });
+  assert.deepEqual(decodeAll(codec, utf8("ab\r\nabcd")), records("ab", "abcd"));
+  // Five bytes fit in the buffer (the fifth could start a "\r\n"), but not in a record.
+  const decoder = codec.createDecoder();
+  decoder.push(utf8("abcd\r"), () => {});
+  assert.throws(
+    () => decoder.finish(() => assert.fail("no record over the limit may be emitted")),
+    (error: unknown) =>
+      error instanceof FrameTooLargeError && error.length === 5 && error.maxFrameLength === 4 &&
+      error.message === "received a record of 5 bytes, over the limit of 4 bytes",
   );
 });
+
+test("finish() without a callback refuses a last record rather than dropping it", () => {
+  const decoder = delimiter().createDecoder();
+  decoder.push(utf8("a\nb"), () => {});
+  assert.throws(() => decoder.finish(), IncompleteFrameError);
+});
+
+test("delimiter errors say record while the other codecs' still say frame", () => {
+  const codec = delimiter({ maxRecordLength: 2 });
+  assert.throws(() => codec.encode(utf8("abc")), {
+    message: "refusing to send a record of 3 bytes, over the limit of 2 bytes",
+  });
+  assert.throws(() => decodeAll(codec, utf8("abc\n")), {
+    message: "received a record of 3 bytes, over the limit of 2 bytes",
+  });
+  assert.throws(() => codec.encode(utf8("a\n")), {
+    message: "the record contains the delimiter at byte 1",
+  });
+  assert.throws(() => decodeAll(lengthPrefix({ maxFrameLength: 2 }), fromHex("00000003")), {
+    message: "received a frame of 3 bytes, over the limit of 2 bytes",
+  });
+  assert.throws(() => decodeAll(lengthPrefix(), fromHex("0000000361")), {
+    message: "stream ended mid-frame: received 5 of 7 bytes",
+  });
+});
+
+/** Everything the peer receives until the server ends the stream (or resets it). */
+async function readToEnd(peer: RawPeer): Promise<string> {
+  let text = "";
+  for (let i = 0; i < 64; i++) {
+    const byte = await peer.read(1);
+    if (byte === null) return text;
+    text += byte.toString("latin1");
+  }
+  assert.fail(`the server kept sending: ${JSON.stringify(text)}`);
+}
+
+for (const api of SOCKET_APIS) {
+  test(`a delimiter echo server (${api}) answers the last record of a client that half-closes`, async () => {
+    await withEchoServer({ api, transport: "tcp" }, delimiter(), async ({ to, errors }) => {
+      const peer = await RawPeer.connect((to as { port: number }).port);
+      try {
+        await peer.send(utf8("a\nb"));
+        peer.socket.end(); // `printf 'a\nb' | nc`: the request ends with a FIN, not a newline
+        assert.equal(await readToEnd(peer), "a\nb\n", "both records come back, then the end");
+        assert.deepEqual(errors, []);
+      } finally {
+        peer.close();
+      }
+    });
+  });
+
+  test(`a strict delimiter server (${api}) reports the unterminated record and echoes no part of it`, async () => {
+    const codec = delimiter({ requireFinalDelimiter: true });
+    await withEchoServer({ api, transport: "tcp" }, codec, async ({ to, errors }) => {
+      const peer = await RawPeer.connect((to as { port: number }).port);
+      try {
+        await peer.send(utf8("a\nb"));
+        peer.socket.end();
+        // Bad input closes the connection at once: the echoed "a\n" may or may not get out first.
+        const got = await readToEnd(peer);
+        assert.ok(got === "" || got === "a\n", `got ${JSON.stringify(got)}`);
+        await waitFor(() => errors.length > 0, "the server to report the unterminated record");
+        assert.ok(
+          errors[0] instanceof IncompleteFrameError && errors[0].received === 1,
+          `${errors[0]}`,
+        );
+      } finally {
+        peer.close();
+      }
+    });
+  });
+}
 
 test("an empty delimiter is refused up front", () => {
   assert.throws(() => delimiter({ delimiter: "" }), RangeError);

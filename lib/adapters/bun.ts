@@ -121,11 +121,19 @@ export async function connectStream(options: BunConnectOptions): Promise<ByteStr
     // Bun.connect resolves once TCP is connected; the handshake (and the certificate check,
     // rejectUnauthorized) ends in the `handshake` callback.
     const timeout = tls.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT;
+    // Aborting connect() mid-handshake closes the socket, also when it came during Bun.connect.
+    // Bun.connect itself takes no signal (1.4.5): a socket that connects after an abort is
+    // closed by the core.
+    const drop = () => stream!.close();
+    options.signal?.addEventListener("abort", drop, { once: true });
+    if (options.signal?.aborted) drop();
     try {
       await handshakeWithin(timeout, stream!.handshaken, () => stream!.close());
     } catch (error) {
       stream!.close();
       throw new TlsError(address, error);
+    } finally {
+      options.signal?.removeEventListener("abort", drop);
     }
   }
   return stream!;

@@ -126,7 +126,9 @@ export async function connectStream(options: DenoConnectOptions): Promise<ByteSt
   const hostname = options.hostname ?? "127.0.0.1";
   let conn: Deno.TcpConn;
   try {
-    conn = await Deno.connect({ hostname, port: options.port });
+    // Deno.connect takes a signal for TCP (2.9.6 types: "An AbortSignal to close the tcp
+    // connection"); a unix connect is local and quick, and a late one is closed by the core.
+    conn = await Deno.connect({ hostname, port: options.port, signal: options.signal });
   } catch (error) {
     throw new ConnectError(makeNetAddress(hostname, options.port), withLookupCode(error));
   }
@@ -144,11 +146,14 @@ async function startTls(
   tcp: Deno.TcpConn,
   tls: TlsConnectOptions,
   hostname: string,
-  options: DenoReadOptions & { noDelay?: boolean },
+  options: DenoReadOptions & { noDelay?: boolean; signal?: AbortSignal },
 ): Promise<ByteStream> {
   const remote = netAddress(tcp.remoteAddr);
   if (options.noDelay ?? true) tcp.setNoDelay(true);
   let conn: Deno.TlsConn | undefined;
+  // Aborting connect() mid-handshake closes the socket, which ends the handshake too.
+  const drop = () => closeQuietly(conn ?? tcp);
+  options.signal?.addEventListener("abort", drop, { once: true });
   try {
     const handshake = (async () => {
       conn = await Deno.startTls(tcp, {
@@ -166,6 +171,8 @@ async function startTls(
   } catch (error) {
     closeQuietly(conn ?? tcp);
     throw new TlsError(remote, error);
+  } finally {
+    options.signal?.removeEventListener("abort", drop);
   }
 }
 

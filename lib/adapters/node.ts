@@ -153,6 +153,10 @@ export function connectStream(options: NodeConnectOptions): Promise<ByteStream> 
     }
     const s = socket;
     s.once("error", fail);
+    // Aborting connect() destroys the socket, connecting or handshaking (the core rejects).
+    const abort = () => fail(options.signal!.reason);
+    options.signal?.addEventListener("abort", abort, { once: true });
+    s.once("close", () => options.signal?.removeEventListener("abort", abort));
     let timer: ReturnType<typeof setTimeout> | undefined;
     s.once("connect", () => {
       connected = true;
@@ -165,6 +169,7 @@ export function connectStream(options: NodeConnectOptions): Promise<ByteStream> 
     s.once(tlsOptions === undefined ? "connect" : "secureConnect", () => {
       clearTimeout(timer);
       s.off("error", fail);
+      options.signal?.removeEventListener("abort", abort);
       const local = address.transport === "unix" ? unixAddress("") : undefined;
       const hostname = address.transport === "tcp" ? address.hostname : undefined;
       resolve(
