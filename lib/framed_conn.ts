@@ -13,6 +13,7 @@ import type { Codec } from "./codec.ts";
 import { ConnectionClosedError, IdleTimeoutError, TlsError } from "./errors.ts";
 import { FrameReader, type ReadFrameOptions } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
+import { BORROW_THRESHOLD } from "./length_prefix.ts";
 
 /** Options of {@linkcode FramedConn}. */
 export interface FramedConnOptions {
@@ -301,8 +302,8 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
   /**
    * A `WritableStream` of frames to send. Its `write()` is {@linkcode FramedConn.write}, and
    * waits for `flush()` when more than `writeHighWaterMark` bytes are waiting, so `pipeTo` goes
-   * no faster than the peer reads. A frame of 1 MiB or more is sent without a copy: don't change
-   * it until the stream's next write resolves. `close()` is {@linkcode FramedConn.closeWrite}:
+   * no faster than the peer reads. A frame of 1 MiB or more is sent without a copy, so its write
+   * resolves only once it has been handed to the OS. `close()` is {@linkcode FramedConn.closeWrite}:
    * it ends the sending side only (FIN after everything written), as closing a Deno connection's
    * `writable` does, so replies keep arriving on `readable`; `close()` the connection when done
    * with both. `abort(reason)` is {@linkcode FramedConn.abort}. Created on first use; every access
@@ -326,7 +327,10 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
    */
   get writable(): WritableStream<T> {
     this.#writable ??= new WritableStream<T>({
-      write: (frame) => (this.#writer.write(frame) ? undefined : this.#writer.flush()),
+      // A frame of BORROW_THRESHOLD bytes or more is sent by reference: the sink resolves only
+      // once it is handed to the OS, so a source may reuse its buffer after write() resolves.
+      write: (frame) =>
+        this.#writer.write(frame) && !holdsLargeBytes(frame) ? undefined : this.#writer.flush(),
       close: () => this.closeWrite(),
       abort: (reason) => this.abort(reason),
     });
@@ -431,7 +435,9 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
    * @throws {TlsError} When the handshake fails or plaintext followed the last frame; the
    * connection is closed.
    * @throws {TypeError} When the stream cannot start TLS (a unix socket, an in-memory stream, a
-   * connection already TLS), or reading was not stopped with `pauseAfter`.
+   * connection already TLS), or reading was not stopped with `pauseAfter`: the connection is then
+   * left as it was. Once the upgrade has begun, this connection belongs to it: `close()` and
+   * `abort()` do nothing, `write()` throws; close the connection `startTls()` returns.
    *
    * @example The client side of a STARTTLS exchange
    * ```ts ignore
@@ -449,25 +455,37 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
    */
   async startTls(options: TlsConnectOptions = {}): Promise<FramedConn<T>> {
     const startTls = this.stream.startTls;
-    if (startTls === undefined || this.stream.tls !== undefined) {
+    const stream = this.stream;
+    // Everything that can refuse the upgrade is checked first, while nothing has changed: a
+    // TypeError leaves the connection as it was.
+    if (
+      startTls === undefined || stream.tls !== undefined || stream.remoteAddress.transport !== "tcp"
+    ) {
       throw new TypeError("this connection cannot start TLS (not a plain TCP socket)");
     }
     if (this.closed) throw new ConnectionClosedError();
-    await this.#writer.flush();
+    // From here on the socket belongs to the upgrade, at once: write() throws (nothing may follow
+    // the plaintext already written), reads end, and close()/abort() leave the socket alone. On
+    // any failure below the socket is closed here, so it never outlives a failed upgrade.
     const leftover = this.#reader.handOver();
-    // From here on the old connection owns nothing: closing it must not touch the socket.
     this.#released = true;
     this.#closing = Promise.resolve();
     this.#writer.close(new ConnectionClosedError("the connection moved to TLS"));
-    if (leftover > 0) {
-      this.stream.close();
-      throw new TlsError(
-        this.stream.remoteAddress,
-        new Error("bytes arrived after the last plaintext frame, before the TLS handshake"),
-      );
+    try {
+      await this.#writer.flush();
+      if (leftover > 0) {
+        throw new TlsError(
+          stream.remoteAddress,
+          new Error("bytes arrived after the last plaintext frame, before the TLS handshake"),
+        );
+      }
+      const secure = await startTls.call(stream, options);
+      return new FramedConn(secure, this.codec, this.#options);
+    } catch (error) {
+      // A no-op when the adapter already gave the socket to TLS (it closes it on failure).
+      stream.close();
+      throw error;
     }
-    const secure = await startTls.call(this.stream, options);
-    return new FramedConn(secure, this.codec, this.#options);
   }
 
   /** Closes gracefully at the end of an `await using` scope; see {@linkcode FramedConn.close}. */
@@ -479,4 +497,14 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
   get closed(): boolean {
     return this.#closing !== null || this.#released;
   }
+}
+
+// Whether a frame holds bytes that a codec sends by reference (BORROW_THRESHOLD and over): the
+// frame itself, or a top-level field of a plain object (a JSON-header frame's body).
+function holdsLargeBytes(frame: unknown): boolean {
+  if (frame instanceof Uint8Array) return frame.byteLength >= BORROW_THRESHOLD;
+  if (frame === null || typeof frame !== "object") return false;
+  return Object.values(frame).some((value) =>
+    value instanceof Uint8Array && value.byteLength >= BORROW_THRESHOLD
+  );
 }

@@ -7,6 +7,7 @@
 
 import { AcceptBackoff, isPeerAcceptError } from "./_accept_backoff.ts";
 import { codecOrDefault } from "./_default_codec.ts";
+import { TlsError } from "./errors.ts";
 import type { ListenStreamsOptions, TcpListenOptions, UnixListenOptions } from "./adapter.ts";
 import type { Address, ByteListener, NetAddress, UnixAddress } from "./byte_stream.ts";
 import type { Codec } from "./codec.ts";
@@ -229,7 +230,8 @@ export async function listen<T = Uint8Array>(
         try {
           conn = await accept();
         } catch (error) {
-          if (!isPeerAcceptError(error)) {
+          // A failed TLS handshake is that peer's alone, like a reset: skipped without waiting.
+          if (!isPeerAcceptError(error) && !(error instanceof TlsError)) {
             backoff.fail();
             await backoff.wait();
           }

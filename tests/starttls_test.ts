@@ -10,6 +10,7 @@ import {
   FramedConn,
   lengthPrefix,
   memoryStreamPair,
+  serve,
   TlsError,
 } from "../mod.ts";
 import { SOCKET_APIS } from "./_helpers.ts";
@@ -119,6 +120,23 @@ for (const api of SOCKET_APIS) {
     });
   });
 
+  test(`close() and write() during an upgrade leave the upgrade alone (${api})`, async () => {
+    await withStartTlsServer("tls", async (port) => {
+      const plain = await connect({ api, hostname: "127.0.0.1", port });
+      await plain.writeFrame(utf8("STARTTLS"));
+      await plain.readFrame({ pauseAfter: true });
+      const upgrading = plain.startTls({ ca: tlsFixtures().ca, servername: "localhost" });
+      // The old connection belongs to the upgrade: nothing may follow the plaintext, and
+      // closing it neither closes the socket nor sends FIN in the middle of the handshake.
+      assert.throws(() => plain.write(utf8("plaintext after STARTTLS")));
+      await plain.close();
+      const secure = await upgrading;
+      await secure.writeFrame(utf8("still fine"));
+      assert.equal(text(await secure.readFrame()), "still fine");
+      await secure.close();
+    });
+  });
+
   test(`startTls() without stopping reading first is refused with a TypeError (${api})`, async () => {
     await withStartTlsServer("refuse", async (port) => {
       const plain = await connect({ api, port });
@@ -162,6 +180,28 @@ test("bytes read past the last plaintext frame refuse the upgrade before any han
   assert.equal(handshakes, 0);
   peer.abort();
 });
+
+for (const api of SOCKET_APIS) {
+  test(`startTls() on a unix socket is refused and leaves the connection usable (${api})`, async () => {
+    const path = join(tlsFixtures().dir, `starttls-${api}.sock`);
+    const server = await serve({
+      api,
+      path,
+      handler: async (conn) => {
+        for await (const frame of conn) conn.write(frame);
+      },
+    });
+    try {
+      const conn = await connect({ api, path });
+      await assert.rejects(conn.startTls({ ca: tlsFixtures().ca }), TypeError);
+      await conn.writeFrame(utf8("after the refusal"));
+      assert.equal(text(await conn.readFrame()), "after the refusal");
+      await conn.close();
+    } finally {
+      await server.shutdown();
+    }
+  });
+}
 
 test("an in-memory stream cannot start TLS", async () => {
   const [a, b] = memoryStreamPair();

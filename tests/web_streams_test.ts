@@ -322,6 +322,25 @@ test("conn.writable waits while the peer does not read, then sends everything", 
   await Promise.all([server.close(), client.close()]);
 });
 
+test("conn.writable resolves a large frame's write only once it is sent, so its buffer may be reused", async () => {
+  const [a, b] = memoryStreamPair({ capacity: 256 * 1024 });
+  // A write high-water mark above the frame: write() alone would report room at once.
+  const client = new FramedConn(a, lengthPrefix(), { writeHighWaterMark: 64 * 1024 * 1024 });
+  const server = new FramedConn(b, lengthPrefix());
+  const writer = client.writable.getWriter();
+  const big = new Uint8Array(8 * 1024 * 1024).fill(1);
+  const written = writer.write(big);
+  const received = server.readFrame();
+  await written;
+  big.fill(2); // allowed once the write has resolved
+  const frame = (await received)!;
+  assert.equal(frame.length, big.length);
+  assert.ok(frame.every((byte) => byte === 1), "the frame changed after its write resolved");
+  writer.releaseLock();
+  client.abort();
+  server.abort();
+});
+
 test("conn.writable's abort() aborts the connection, and cancelling conn.readable stops reading", async () => {
   const [a, b] = memoryStreamPair();
   const client = new FramedConn(a, lengthPrefix());

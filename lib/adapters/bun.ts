@@ -498,6 +498,8 @@ class BunListener implements ByteListener {
     // Stop listening only; accepted connections stay open.
     this.#server.stop(false);
     this.#accepted.close();
+    // Connections that arrived but were never accept()ed belong to nobody: close them.
+    for (let stream; (stream = this.#accepted.take()) !== undefined;) stream.close();
     this.#handshakes?.close();
   }
 }

@@ -38,7 +38,9 @@
  *   closing a `Deno.TlsConn` whose handshake has not finished leaves its TCP socket open (the
  *   peer sees no FIN; tests/repros/deno_tls_close_leak.ts, likely denoland/deno#14547): a peer
  *   dropped at the handshake timeout or at shutdown is reported and never handed out, but its
- *   file descriptor stays until the peer itself goes away.
+ *   file descriptor stays until the peer itself goes away. The same holds for a client: a
+ *   `connect({ tls })` aborted or timed out during the handshake rejects at once, but its socket
+ *   stays open until the server closes it.
  * - TLS, client: `Deno.connect`, then `Deno.startTls` (only it takes a name to check other than
  *   the hostname: `servername`), then `handshake()` awaited, so a certificate that does not verify
  *   ("invalid peer certificate: UnknownIssuer", "...certificate expired...", "...not valid for
@@ -516,8 +518,9 @@ class DenoListener implements ByteListener {
 }
 
 // Deno's TLS listener hands out a connection before its handshake (which runs on the first read
-// or write, or on `handshake()`). Here each accepted connection's handshake starts at once and runs
-// alongside the others (each bounded by the handshake timeout); the HandshakeQueue hands
+// or write, or on `handshake()`). Here connections are accepted from the moment the listener
+// exists, and each one's handshake starts at once and runs alongside the others (each bounded by
+// the handshake timeout); the HandshakeQueue hands
 // connections out as their handshakes succeed. One accept(2) is kept going in the background
 // while fewer than MAX_UNCLAIMED outcomes wait for an accept() call, so a server that stops
 // accepting does not drain the kernel's backlog into memory; an error of the listener stops it
@@ -541,6 +544,9 @@ class DenoTlsListener implements ByteListener {
     this.#options = options;
     this.#queue = new HandshakeQueue(tls.handshakeTimeout ?? DEFAULT_HANDSHAKE_TIMEOUT);
     this.address = address(listener.addr);
+    // Accept and shake hands from the start, as Bun's and Node's TLS servers do: a client that
+    // connects (and awaits its handshake) before the first accept() call must not wait for it.
+    void this.#acceptLoop();
   }
 
   accept(): Promise<ByteStream | null> {

@@ -412,8 +412,11 @@ class NodeListener implements ByteListener {
         ...(tlsOptions.alpn === undefined ? {} : { ALPNProtocols: tlsOptions.alpn }),
       });
       server.on("secureConnection", (socket) => {
+        // Node's 'connection' socket is the TLS socket's _parent; Bun's node:tls hands the TLS
+        // socket itself to 'connection' (1.4.5, probed): either one leaves the set.
         const parent = (socket as { _parent?: net.Socket })._parent;
         if (parent !== undefined) this.#inFlight?.delete(parent);
+        this.#inFlight?.delete(socket);
         if (HALF_OPEN_AFTER) (socket as unknown as { allowHalfOpen: boolean }).allowHalfOpen = true;
         handshakes.succeeded(new NodeStream(socket, settings));
       });
@@ -473,6 +476,8 @@ class NodeListener implements ByteListener {
     this.#closed = true;
     this.#server.close();
     this.#accepted.close();
+    // Connections that arrived but were never accept()ed belong to nobody: close them.
+    for (let stream; (stream = this.#accepted.take()) !== undefined;) stream.close();
     this.#handshakes?.close();
     for (const raw of this.#inFlight ?? []) raw.destroy();
   }
