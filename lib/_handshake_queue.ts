@@ -14,7 +14,7 @@ type Outcome = { stream: ByteStream } | { error: unknown };
 
 export class HandshakeQueue {
   readonly #ready = new WaitQueue<Outcome>();
-  readonly #pending = new Set<() => void>();
+  readonly #pending = new Set<(why: "failed" | "timeout" | "closed") => void>();
   readonly #timeout: number;
   #queued = 0;
   #closed = false;
@@ -30,21 +30,26 @@ export class HandshakeQueue {
 
   /**
    * Tracks one handshake. `handshake` resolves with the stream once it succeeded; `drop` closes
-   * the socket (called on failure, on timeout and when the listener closes first).
+   * the socket (called on failure, on timeout and when the listener closes first), and is told
+   * why: an adapter whose runtime cannot close a socket mid-handshake may wait instead.
    */
-  begin(remote: Address, handshake: Promise<ByteStream>, drop: () => void): void {
+  begin(
+    remote: Address,
+    handshake: Promise<ByteStream>,
+    drop: (why: "failed" | "timeout" | "closed") => void,
+  ): void {
     if (this.#closed) {
-      drop();
+      drop("closed");
       void handshake.catch(() => {});
       return;
     }
-    const cancel = () => {
+    const cancel = (why: "failed" | "timeout" | "closed") => {
       clearTimeout(timer);
       this.#pending.delete(cancel);
-      drop();
+      drop(why);
     };
     const timer = setTimeout(() => {
-      cancel();
+      cancel("timeout");
       const silence = new Error(`no handshake within ${this.#timeout} ms`);
       this.#push({ error: new TlsError(remote, silence) });
     }, this.#timeout);
@@ -59,7 +64,7 @@ export class HandshakeQueue {
       },
       (error) => {
         if (!this.#pending.has(cancel)) return;
-        cancel();
+        cancel("failed");
         this.#push({ error: error instanceof TlsError ? error : new TlsError(remote, error) });
       },
     );
@@ -95,7 +100,7 @@ export class HandshakeQueue {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const cancel of [...this.#pending]) cancel();
+    for (const cancel of [...this.#pending]) cancel("closed");
     this.#ready.close();
     // Streams that finished their handshake but were never accepted belong to nobody now.
     for (;;) {
