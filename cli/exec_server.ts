@@ -69,6 +69,12 @@ export async function run(args: string[]): Promise<void> {
     timeout: optionalIntegerFlag("timeout", values.timeout, TIMEOUT),
     maxOutput: optionalIntegerFlag("max-output", values["max-output"], MAX_OUTPUT),
     maxConcurrent: optionalIntegerFlag("max-concurrent", values["max-concurrent"], MAX_CONCURRENT),
+    // As echo and file-server do: each dropped client on stderr, the server goes on. The one
+    // server meant to be exposed must not drop strangers silently.
+    onError: (error, conn) => {
+      const who = conn === null ? "" : `${conn.remoteAddress}: `;
+      console.error(`framed exec-server: ${who}${error instanceof Error ? error.message : error}`);
+    },
   });
   await serveUntilSignal(
     { address: server.address, tls: "tls" in where && where.tls !== undefined },

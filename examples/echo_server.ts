@@ -1,6 +1,6 @@
 // A framed echo server. Run it with `deno run -A examples/echo_server.ts` or
-import process from "node:process";
 // `bun examples/echo_server.ts`, then `… examples/echo_client.ts` in another terminal.
+import process from "node:process";
 import { serve } from "@nianbao/framed";
 
 const server = await serve({

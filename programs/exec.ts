@@ -78,6 +78,11 @@ export interface ExecServerSettings {
   /** Commands running at once; a request beyond this gets a "busy" refusal. Default 4. */
   maxConcurrent?: number;
   api?: SocketApi;
+  /**
+   * Told of every client that was dropped (bad input, a failed TLS handshake: `conn` is then
+   * `null`), after that client alone was closed. Default: nothing.
+   */
+  onError?: (error: unknown, conn: { readonly remoteAddress: Address } | null) => void;
 }
 
 /** Where the command server listens over TCP: `hostname` (default 127.0.0.1), `port`, `tls`. */
@@ -463,7 +468,8 @@ export async function execServer(options: ExecServerOptions = {}): Promise<Serve
   const handling: ServeHandlingOptions<ExecFrame> = {
     api: options.api,
     codec: execCodec(2 * maxOutput),
-    onError: () => {}, // a bad client is closed; nothing else to do
+    // A bad client is closed by serve(); the caller decides whether to say so.
+    onError: options.onError ?? (() => {}),
     handler: async (conn) => {
       for await (const request of conn) {
         const { argv, token } = request.header as { argv?: unknown; token?: unknown };

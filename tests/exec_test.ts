@@ -111,6 +111,30 @@ test(
   },
 );
 
+test(
+  "exec-server says on stderr which client it dropped for bad input, and goes on serving",
+  T,
+  async () => {
+    const [server, port] = await startCli(["exec-server"]);
+    try {
+      const peer = await RawPeer.connect(port);
+      const peerPort = peer.socket.localPort;
+      // A header announcing 2 GiB: refused from the length alone, that client closed.
+      await peer.send(new Uint8Array([0x7f, 0xff, 0xff, 0xff]));
+      await eventually(
+        "the dropped client to be named on stderr",
+        () => server.stderr().includes(`framed exec-server: 127.0.0.1:${peerPort}: `),
+        10_000,
+      );
+      peer.close();
+      const reply = await rawExec(port, { argv: ["true"] });
+      assert.equal(reply?.header.ok, true, "a good client is still served");
+    } finally {
+      await stop(server);
+    }
+  },
+);
+
 test("a command that cannot start is a refusal reply, not a dropped connection", T, async () => {
   const [server, port] = await startCli(["exec-server"]);
   try {
