@@ -24,6 +24,40 @@ export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("The operation was aborted", "AbortError");
 }
 
+/**
+ * Puts `waiter` in `line`. When `signal` aborts before the waiter is settled, it leaves the line
+ * (so the next item goes to the next waiter, not to nobody) and rejects with the signal's reason.
+ * Used by every queue with an abortable wait: WaitQueue.next and FrameReader.readFrame.
+ */
+export function joinLine<W extends { resolve(value: never): void; reject(error: unknown): void }>(
+  line: W[],
+  waiter: W,
+  signal?: AbortSignal,
+): void {
+  if (signal === undefined) {
+    line.push(waiter);
+    return;
+  }
+  const onAbort = () => {
+    const at = line.indexOf(inLine);
+    if (at !== -1) line.splice(at, 1);
+    waiter.reject(abortReason(signal));
+  };
+  const inLine: W = {
+    ...waiter,
+    resolve: (value: never) => {
+      signal.removeEventListener("abort", onAbort);
+      waiter.resolve(value);
+    },
+    reject: (error: unknown) => {
+      signal.removeEventListener("abort", onAbort);
+      waiter.reject(error);
+    },
+  };
+  signal.addEventListener("abort", onAbort, { once: true });
+  line.push(inLine);
+}
+
 export class WaitQueue<T> {
   // A queue with a moving head: shift() on a long array copies it every time.
   #items: T[] = [];
@@ -79,29 +113,7 @@ export class WaitQueue<T> {
     if (this.#closed) {
       return this.#error === null ? Promise.resolve(null) : Promise.reject(this.#error.error);
     }
-    return new Promise((resolve, reject) => {
-      if (signal === undefined) {
-        this.#waiters.push({ resolve, reject });
-        return;
-      }
-      const onAbort = () => {
-        const at = this.#waiters.indexOf(waiter);
-        if (at !== -1) this.#waiters.splice(at, 1);
-        reject(abortReason(signal));
-      };
-      const waiter: Waiter<T> = {
-        resolve: (item) => {
-          signal.removeEventListener("abort", onAbort);
-          resolve(item);
-        },
-        reject: (error) => {
-          signal.removeEventListener("abort", onAbort);
-          reject(error);
-        },
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-      this.#waiters.push(waiter);
-    });
+    return new Promise((resolve, reject) => joinLine(this.#waiters, { resolve, reject }, signal));
   }
 
   /** Ends the queue: waiters get `null`, or reject with `error` when one is given. Idempotent. */

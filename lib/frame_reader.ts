@@ -8,6 +8,7 @@
 import type { ByteStream } from "./byte_stream.ts";
 import type { Decoder, DecoderSource } from "./codec.ts";
 import { ConnectionClosedError, IdleTimeoutError } from "./errors.ts";
+import { abortReason, joinLine } from "./_wait_queue.ts";
 
 /** Options of {@linkcode FrameReader}. */
 export interface FrameReaderOptions {
@@ -170,7 +171,7 @@ export class FrameReader<T> implements AsyncIterable<T> {
       return Promise.reject(new TypeError("this connection delivers frames to onFrame()"));
     }
     const signal = options.signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) return Promise.reject(abortReason(signal));
     const pauseAfter = options.pauseAfter ?? false;
     if (this.#head < this.#frames.length) {
       const frame = this.#dequeue();
@@ -190,26 +191,8 @@ export class FrameReader<T> implements AsyncIterable<T> {
     // Wait first, then start: a stream may hand over bytes it kept, and even its end, inside
     // start(); they must reach this reader, in order, not a queue nobody looks at again.
     const frame = new Promise<T | null>((resolve, reject) => {
-      if (signal === undefined) return void this.#waiters.push({ resolve, reject, pauseAfter });
       // An aborted wait leaves the line, so #emit hands the next frame to the next waiter.
-      const abort = () => {
-        const at = this.#waiters.indexOf(waiter);
-        if (at !== -1) this.#waiters.splice(at, 1);
-        reject(signal.reason);
-      };
-      const waiter: Waiter<T> = {
-        resolve: (value) => {
-          signal.removeEventListener("abort", abort);
-          resolve(value);
-        },
-        reject: (error) => {
-          signal.removeEventListener("abort", abort);
-          reject(error);
-        },
-        pauseAfter,
-      };
-      signal.addEventListener("abort", abort, { once: true });
-      this.#waiters.push(waiter);
+      joinLine(this.#waiters, { resolve, reject, pauseAfter }, signal);
     });
     this.#start();
     return frame;

@@ -179,3 +179,24 @@ export function cutsAround(
   }
   return chunkings;
 }
+
+/**
+ * Ways to cut a `length`-byte stream, as lists of cut positions: none, 1-byte chunks, every
+ * single split point, and `runs` random chunkings from `seed` whose pieces are 1 to `maxStep`
+ * bytes (small pieces more often).
+ */
+export function chunkings(length: number, seed: number, runs: number, maxStep: number): number[][] {
+  const all: number[][] = [[], Array.from({ length: Math.max(0, length - 1) }, (_, i) => i + 1)];
+  for (let split = 1; split < length; split++) all.push([split]);
+  const random = seededRandom(seed);
+  for (let run = 0; run < runs; run++) {
+    const cuts: number[] = [];
+    for (let at = 0;;) {
+      at += 1 + Math.floor(random() * random() * maxStep);
+      if (at >= length) break;
+      cuts.push(at);
+    }
+    all.push(cuts);
+  }
+  return all;
+}

@@ -11,7 +11,7 @@ import {
 } from "../mod.ts";
 import { withEchoServer } from "./conformance.ts";
 import { RawPeer } from "./_raw_peer.ts";
-import { checkAllChunkings, concat, seededRandom, sleep, SOCKET_APIS, utf8 } from "./_helpers.ts";
+import { checkAllChunkings, chunkings, concat, sleep, SOCKET_APIS, utf8 } from "./_helpers.ts";
 
 /**
  * Decodes `wire` cut at `cuts`, taking the last line from `finish` as a connection does; each chunk
@@ -30,23 +30,6 @@ function decodeCut(decoder: Decoder<string>, wire: Uint8Array, cuts: number[]): 
   return got;
 }
 
-/** Every split point, 1-byte chunks, and `runs` random chunkings of `length` bytes. */
-function chunkings(length: number, seed: number, runs: number): number[][] {
-  const all: number[][] = [[], Array.from({ length: Math.max(0, length - 1) }, (_, i) => i + 1)];
-  for (let split = 1; split < length; split++) all.push([split]);
-  const random = seededRandom(seed);
-  for (let run = 0; run < runs; run++) {
-    const cuts: number[] = [];
-    for (let at = 0;;) {
-      at += 1 + Math.floor(random() * random() * 12);
-      if (at >= length) break;
-      cuts.push(at);
-    }
-    all.push(cuts);
-  }
-  return all;
-}
-
 test("lines() splits on \\n and \\r\\n, mixed, and keeps a \\r anywhere else", () => {
   const got = decodeAll(lines(), utf8("a\r\nb\nc\rd\n\r\n\n\r\r\nend\n"));
   assert.deepEqual(got, ["a", "b", "c\rd", "", "", "\r", "end"]);
@@ -56,7 +39,7 @@ test("lines() decodes UTF-8 split anywhere, CRLF split anywhere, and the last li
   // 2-, 3- and 4-byte characters, so every chunking splits some character between two pushes.
   const text = "héllo\r\n中文\n\r\n😀 wörld\r\nnaïve ☃";
   const wire = utf8(text);
-  for (const cuts of chunkings(wire.length, 5, 3000)) {
+  for (const cuts of chunkings(wire.length, 5, 3000, 12)) {
     const got = decodeCut(lines().createDecoder(), wire, cuts);
     assert.deepEqual(got, ["héllo", "中文", "", "😀 wörld", "naïve ☃"], `cuts ${cuts}`);
   }

@@ -366,10 +366,9 @@ for (const api of SOCKET_APIS) {
     `${detectRuntime()} ${api}: piping 256 MiB from conn.readable into a slow sink grows server RSS by less than 64 MiB`,
     { timeout: 120_000 },
     async () => {
-      const [command, args] = runtimeCommand("tests/_slow_stream_server.ts", [
-        "--v8-flags=--expose-gc",
-      ]);
-      const server = start(command, [...args, api]);
+      const [command, args] = runtimeCommand("tests/_slow_server.ts", ["--v8-flags=--expose-gc"]);
+      // `0` frames expected: in `stream` mode the server reads until the client's end.
+      const server = start(command, [...args, api, "0", "stream"]);
       try {
         const port = Number(/listening on .*:(\d+)$/.exec(await line(server, 0))![1]);
         const conn = await connect({ api, port, codec: lengthPrefix({ maxFrameLength: 2 * MiB }) });
