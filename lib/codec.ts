@@ -8,7 +8,9 @@
 /**
  * Where an encoder writes. Small frames are copied into {@linkcode EncodeSink.bytes} after
  * {@linkcode EncodeSink.reserve}; large bodies are appended by reference with
- * {@linkcode EncodeSink.appendBorrowed}, so they are never copied in user space.
+ * {@linkcode EncodeSink.appendBorrowed}, and the sink decides whether to copy them (one
+ * contiguous write is cheaper where every write is a system call) or to send them as they are
+ * (where the stream takes many buffers in one `writev`).
  */
 export interface EncodeSink {
   /** The buffer currently being filled. Valid until the next `reserve` or `appendBorrowed`. */
@@ -20,7 +22,9 @@ export interface EncodeSink {
    * @returns The buffer to write into (the same object as `bytes` afterwards).
    */
   reserve(size: number): Uint8Array;
-  /** Appends `segment` without copying it. The caller must not change it until it is sent. */
+  /**
+   * Appends `segment`, perhaps by reference: the caller must not change it until it is sent.
+   */
   appendBorrowed(segment: Uint8Array): void;
 }
 
@@ -51,6 +55,16 @@ export interface Codec<T> extends DecoderSource<T> {
   encodeTo(frame: T, sink: EncodeSink): void;
   /** Encodes one frame into a new buffer. */
   encode(frame: T): Uint8Array;
+  /**
+   * Optional: appends a frame whose `length`-byte body the caller writes in place, so the body is
+   * never copied. The codec writes its header, then calls `fill` with a view of exactly `length`
+   * bytes of the outgoing buffer; `fill` must write every one of them (their content is
+   * unspecified before: bytes sent earlier). If `fill` throws, nothing is appended. Codecs that
+   * cannot frame a body they have not seen (a delimiter must check it) leave it out.
+   * `FramedConn.writeWith` uses it.
+   * @throws {FrameTooLargeError} When `length` is over the codec's limit (`fill` is not called).
+   */
+  encodeWith?(length: number, fill: (body: Uint8Array) => void, sink: EncodeSink): void;
 }
 
 /**

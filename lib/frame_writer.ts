@@ -9,7 +9,7 @@ import { ByteQueue } from "./_byte_queue.ts";
 import { writeAll } from "./_write_all.ts";
 import type { Writer } from "./send.ts";
 import type { EncodeSink } from "./codec.ts";
-import { ConnectionClosedError } from "./errors.ts";
+import { ConnectionClosedError, PartialWriteError } from "./errors.ts";
 
 /** Options of {@linkcode FrameWriter}. */
 export interface FrameWriterOptions {
@@ -31,6 +31,8 @@ const DEFAULT_HIGH_WATER_MARK = 1024 * 1024;
 export interface FrameEncoder<T> {
   /** Appends the encoding of `frame` to `sink`. */
   encodeTo(frame: T, sink: EncodeSink): void;
+  /** Optional: appends a frame whose body `fill` writes in place (`Codec.encodeWith`). */
+  encodeWith?(length: number, fill: (body: Uint8Array) => void, sink: EncodeSink): void;
 }
 
 /**
@@ -92,6 +94,16 @@ export class FrameWriter<T> {
     this.#highWaterMark = options.writeHighWaterMark ?? DEFAULT_HIGH_WATER_MARK;
     this.#onBlockedChange = options.onBlockedChange;
     this.#onWriteError = options.onWriteError;
+    // A stream with writev is handed large bodies as they are: nothing is copied.
+    this.#out.vectored = typeof stream.writev === "function";
+  }
+
+  /**
+   * Whether memory of the caller's (a frame's body sent by reference) is queued or being
+   * written: it must not change until `flush()` resolves.
+   */
+  get borrowing(): boolean {
+    return this.#out.borrowing;
   }
 
   /** Bytes encoded but not yet handed to the stream. */
@@ -112,14 +124,49 @@ export class FrameWriter<T> {
    * @throws {ConnectionClosedError} After `close()` or a failure.
    */
   write(frame: T): boolean {
+    this.#checkOpen();
+    const out = this.#out;
+    const before = out.byteLength;
+    this.#encoder.encodeTo(frame, out);
+    return this.#queued(out.byteLength - before);
+  }
+
+  /**
+   * Appends a frame whose `length`-byte body `fill` writes straight into the outgoing buffer,
+   * after the codec's header: no copy of the body, in any runtime. `fill` runs before this
+   * returns; it must write all `length` bytes (the view's content is unspecified before).
+   * @param length The body's length in bytes.
+   * @param fill Writes the body into the view it is given; it must not keep the view.
+   * @returns `false` when more than the high-water mark waits: await `flush()`.
+   * @throws {TypeError} When the codec cannot frame a body in place (it has no `encodeWith`).
+   * @throws {FrameTooLargeError} When `length` is over the codec's limit (`fill` is not called).
+   * @throws What `fill` throws; nothing is queued then.
+   */
+  writeWith(length: number, fill: (body: Uint8Array) => void): boolean {
+    this.#checkOpen();
+    const encodeWith = this.#encoder.encodeWith;
+    if (typeof encodeWith !== "function") {
+      throw new TypeError("this codec cannot write a frame in place (it has no encodeWith)");
+    }
+    if (!(Number.isSafeInteger(length) && length >= 0)) {
+      throw new RangeError(`length must be a non-negative integer, got ${length}`);
+    }
+    const out = this.#out;
+    const before = out.byteLength;
+    encodeWith.call(this.#encoder, length, fill, out);
+    return this.#queued(out.byteLength - before);
+  }
+
+  #checkOpen(): void {
     if (this.#error !== null) throw this.#error;
     if (this.#closed) {
       throw this.#closeReason ?? new ConnectionClosedError("the connection is closed for writing");
     }
-    const out = this.#out;
-    const before = out.byteLength;
-    this.#encoder.encodeTo(frame, out);
-    this.#enqueued += out.byteLength - before;
+  }
+
+  // `added` bytes were encoded: schedule the pump and report backpressure.
+  #queued(added: number): boolean {
+    this.#enqueued += added;
     if (!this.#pumpScheduled && !this.#pumping) {
       this.#pumpScheduled = true;
       queueMicrotask(() => void this.#pump());
@@ -178,14 +225,31 @@ export class FrameWriter<T> {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
+      const stream = this.#stream;
       while (this.#out.byteLength > 0 && this.#error === null) {
-        for (const segment of this.#out.take()) {
-          // The stream is done with `segment` when its write resolves (each adapter documents
-          // when that is); only then may its chunk be reused.
-          await writeAll(this.#stream, segment);
-          this.#out.recycle(segment);
-          this.#written += segment.length;
+        const segments = this.#out.take();
+        if (stream.writev !== undefined && segments.length > 1) {
+          // Headers and bodies in one system call. The stream is done with every segment when
+          // writev resolves (the adapter documents when that is); only then may they be reused.
+          let bytes = 0;
+          for (const segment of segments) bytes += segment.length;
+          try {
+            await stream.writev(segments);
+          } catch (cause) {
+            throw new PartialWriteError(0, bytes, cause);
+          }
+          for (const segment of segments) this.#out.recycle(segment);
+          this.#written += bytes;
           this.#settleFlushes();
+        } else {
+          for (const segment of segments) {
+            // The stream is done with `segment` when its write resolves (each adapter documents
+            // when that is); only then may its chunk be reused.
+            await writeAll(stream, segment);
+            this.#out.recycle(segment);
+            this.#written += segment.length;
+            this.#settleFlushes();
+          }
         }
         if (this.#blocked && this.unsent <= this.#highWaterMark / 2) {
           this.#blocked = false;

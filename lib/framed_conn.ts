@@ -13,7 +13,6 @@ import type { Codec } from "./codec.ts";
 import { ConnectionClosedError, IdleTimeoutError, TlsError } from "./errors.ts";
 import { FrameReader, type ReadFrameOptions } from "./frame_reader.ts";
 import { FrameWriter } from "./frame_writer.ts";
-import { BORROW_THRESHOLD } from "./length_prefix.ts";
 
 /** Options of {@linkcode FramedConn}. */
 export interface FramedConnOptions {
@@ -227,6 +226,39 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
   }
 
   /**
+   * Writes a frame whose body you produce in place: the codec's header goes into the cork buffer,
+   * then `fill` is called at once with a view of exactly `length` bytes right after it, and
+   * whatever `fill` writes there is sent, with no copy of the body in any runtime. For producers
+   * that build the body themselves: a serializer, a file read (`readSync` into the view), a proxy
+   * copying from another buffer. The length-prefix codecs have it; a codec without `encodeWith`
+   * (delimiters must see the body first, JSON headers) throws a `TypeError`.
+   *
+   * @param length The body's length in bytes, known up front.
+   * @param fill Writes the body. It must write all `length` bytes (the view holds bytes sent
+   * earlier until then) and must not keep the view after it returns.
+   * @returns `false` when more than `writeHighWaterMark` bytes are waiting: await `flush()`.
+   * @throws {FrameTooLargeError} When `length` is over the codec's limit (`fill` is not called).
+   * @throws {ConnectionClosedError} After `close()`, `abort()` or a failed write.
+   * @throws What `fill` throws; nothing is sent then.
+   *
+   * @example A frame serialized straight into the outgoing buffer
+   * ```ts
+   * import { FramedConn, lengthPrefix, memoryStreamPair } from "@nianbao/framed";
+   *
+   * const [a, b] = memoryStreamPair();
+   * const client = new FramedConn(a, lengthPrefix());
+   * const server = new FramedConn(b, lengthPrefix());
+   * client.writeWith(8, (body) => new DataView(body.buffer, body.byteOffset).setFloat64(0, Math.PI));
+   * const frame = await server.readFrame();
+   * if (new DataView(frame!.buffer, frame!.byteOffset).getFloat64(0) !== Math.PI) throw new Error();
+   * await Promise.all([client.close(), server.close()]);
+   * ```
+   */
+  writeWith(length: number, fill: (body: Uint8Array) => void): boolean {
+    return this.#writer.writeWith(length, fill);
+  }
+
+  /**
    * Sends everything written so far.
    * @returns A promise that resolves once those bytes are handed to the operating system.
    * @throws {PartialWriteError} When the connection failed while sending.
@@ -302,8 +334,8 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
   /**
    * A `WritableStream` of frames to send. Its `write()` is {@linkcode FramedConn.write}, and
    * waits for `flush()` when more than `writeHighWaterMark` bytes are waiting, so `pipeTo` goes
-   * no faster than the peer reads. A frame of 1 MiB or more is sent without a copy, so its write
-   * resolves only once it has been handed to the OS. `close()` is {@linkcode FramedConn.closeWrite}:
+   * no faster than the peer reads. A large body sent without a copy (64 KiB or more, where the
+   * stream has `writev`) makes its write resolve only once it has been handed to the OS. `close()` is {@linkcode FramedConn.closeWrite}:
    * it ends the sending side only (FIN after everything written), as closing a Deno connection's
    * `writable` does, so replies keep arriving on `readable`; `close()` the connection when done
    * with both. `abort(reason)` is {@linkcode FramedConn.abort}. Created on first use; every access
@@ -327,10 +359,10 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
    */
   get writable(): WritableStream<T> {
     this.#writable ??= new WritableStream<T>({
-      // A frame of BORROW_THRESHOLD bytes or more is sent by reference: the sink resolves only
-      // once it is handed to the OS, so a source may reuse its buffer after write() resolves.
+      // A frame whose body went by reference (the stream has writev) resolves only once it is
+      // handed to the OS, so a source may reuse its buffer after write() resolves.
       write: (frame) =>
-        this.#writer.write(frame) && !holdsLargeBytes(frame) ? undefined : this.#writer.flush(),
+        this.#writer.write(frame) && !this.#writer.borrowing ? undefined : this.#writer.flush(),
       close: () => this.closeWrite(),
       abort: (reason) => this.abort(reason),
     });
@@ -497,14 +529,4 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
   get closed(): boolean {
     return this.#closing !== null || this.#released;
   }
-}
-
-// Whether a frame holds bytes that a codec sends by reference (BORROW_THRESHOLD and over): the
-// frame itself, or a top-level field of a plain object (a JSON-header frame's body).
-function holdsLargeBytes(frame: unknown): boolean {
-  if (frame instanceof Uint8Array) return frame.byteLength >= BORROW_THRESHOLD;
-  if (frame === null || typeof frame !== "object") return false;
-  return Object.values(frame).some((value) =>
-    value instanceof Uint8Array && value.byteLength >= BORROW_THRESHOLD
-  );
 }

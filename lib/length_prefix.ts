@@ -35,18 +35,22 @@ import { decoderStream, encoderStream, type WebStreamCodec } from "./web_streams
 export const DEFAULT_MAX_FRAME_LENGTH: number = 16 * 1024 * 1024;
 
 /**
- * Bodies at least this large are sent by reference instead of being copied into the cork buffer.
- * Below it, one copy is cheaper than the extra socket write the body would cost on its own.
+ * Frames (and JSON-header bodies) at least this large may be sent by reference instead of being
+ * copied: don't change one passed to `write()` until `flush()` resolves. Whether it is copied is
+ * the connection's choice: where the stream takes many buffers in one `writev` (node:net, in every
+ * runtime) such bodies leave without a copy; where every write is a system call of its own (Deno,
+ * Bun), bodies under 1 MiB are copied into the outgoing buffer so that a burst stays one write.
+ * `conn.writeWith()` writes a body in place, with no copy anywhere.
  *
  * @example
  * ```ts
  * import { BORROW_THRESHOLD } from "@nianbao/framed";
  *
- * // A 1 MiB frame passed to conn.write() must stay unchanged until conn.flush() resolves.
- * if (BORROW_THRESHOLD !== 1024 * 1024) throw new Error("documented as 1 MiB");
+ * // A 64 KiB frame passed to conn.write() must stay unchanged until conn.flush() resolves.
+ * if (BORROW_THRESHOLD !== 64 * 1024) throw new Error("documented as 64 KiB");
  * ```
  */
-export const BORROW_THRESHOLD: number = 1024 * 1024;
+export const BORROW_THRESHOLD: number = 64 * 1024;
 
 /** Options of {@linkcode lengthPrefix}. */
 export interface LengthPrefixOptions {
@@ -123,6 +127,20 @@ class LengthPrefixCodec implements WebStreamCodec<Uint8Array> {
       at += writeLength(this.#format, length, bytes, at);
     }
     bytes.set(frame, at);
+    sink.length = at + length;
+  }
+
+  encodeWith(length: number, fill: (body: Uint8Array) => void, sink: EncodeSink): void {
+    if (length > this.#maxFrameLength) {
+      throw new FrameTooLargeError(length, this.#maxFrameLength, "encode");
+    }
+    const headerSize = this.#width || lengthHeaderSize(this.#format, length);
+    const bytes = sink.reserve(headerSize + length);
+    // Read after reserve(), which may have moved the filled part to a new buffer.
+    const start = sink.length;
+    const at = start + writeLength(this.#format, length, bytes, start);
+    // Nothing is appended until fill returns: if it throws, the sink is as it was.
+    fill(bytes.subarray(at, at + length));
     sink.length = at + length;
   }
 

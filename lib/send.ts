@@ -23,6 +23,13 @@ export interface Writer {
    * @returns How many bytes were accepted.
    */
   write(bytes: Uint8Array): Promise<number>;
+  /**
+   * Optional: writes every byte of every segment, in order, as one vectored write (`writev`)
+   * when the runtime has one, never partially. Resolves once the runtime holds no reference to
+   * any segment (they may be reused or changed then); rejects when the connection fails first.
+   * A stream that has it is sent large bodies by reference, with no copy at all.
+   */
+  writev?(segments: readonly Uint8Array[]): Promise<void>;
 }
 
 // The tail of each writer's queue. Every send and sendAll on a writer waits for the one before it.

@@ -315,6 +315,75 @@ export function conformance(api: SocketApi, transport: Transport, label: string)
     );
   }
 
+  // Frames of 64 KiB and more may go by reference (node:net's writev sends them uncopied): the
+  // sender may change a frame's buffer only once flush() resolves, so an adapter that resolves
+  // while the runtime still holds the buffer gets frames changed in flight. Two buffers are
+  // rewritten for every frame after each flush, and half the frames are written in place with
+  // writeWith(), so the in-place path goes through the same check.
+  test(
+    `${name}: large frames whose buffers are rewritten after each flush() arrive intact`,
+    SOCKET_TEST,
+    async () => {
+      const count = 600; // a multiple of 3
+      const random = seededRandom(21);
+      const sizes = Array.from(
+        { length: count },
+        () => 64 * 1024 + Math.floor(random() * 96 * 1024),
+      );
+      const frameOf = (i: number, into: Uint8Array) => {
+        for (let at = 0; at < into.length; at += 4096) {
+          into.fill((i * 31 + at / 4096) & 0xff, at, at + 4096);
+        }
+        return into;
+      };
+      const codec = lengthPrefix({ maxFrameLength: MiB });
+      const errors: unknown[] = [];
+      let report!: (result: { frames: number; bad: string }) => void;
+      const received = new Promise<{ frames: number; bad: string }>((
+        resolve,
+      ) => (report = resolve));
+      const server = await serveOn(kind, {
+        codec,
+        handler: async (conn) => {
+          let frames = 0;
+          let bad = "none";
+          try {
+            for await (const frame of conn) {
+              const want = frameOf(frames, new Uint8Array(sizes[frames] ?? 0));
+              if (bad === "none" && Buffer.compare(frame, want) !== 0) {
+                bad = `frame ${frames} differs`;
+              }
+              frames++;
+            }
+          } catch (error) {
+            bad = `reading failed after ${frames} frames: ${error}`;
+          }
+          report({ frames, bad });
+        },
+        onError: (error) => errors.push(error),
+      });
+      try {
+        const conn = await connect({ ...reach(kind, server.address), codec });
+        const buffers = [new Uint8Array(MiB), new Uint8Array(MiB)];
+        for (let i = 0; i < count; i++) {
+          if (i % 3 === 2) conn.writeWith(sizes[i]!, (body) => void frameOf(i, body));
+          else conn.write(frameOf(i, buffers[i % 3]!.subarray(0, sizes[i])));
+          if (i % 3 !== 2) continue;
+          await conn.flush(); // from here both buffers may be rewritten
+          buffers[0]!.fill(0xee);
+          buffers[1]!.fill(0xee);
+        }
+        await conn.close();
+        const result = await received;
+        assert.equal(result.bad, "none");
+        assert.equal(result.frames, count);
+        assert.deepEqual(errors, []);
+      } finally {
+        await server.shutdown();
+      }
+    },
+  );
+
   // A lending reader lets the adapter reuse its read buffer once the next frame is asked for:
   // read too early and a frame changes under its consumer. Each frame is checked after a
   // macrotask, when an adapter that read on would have overwritten it.

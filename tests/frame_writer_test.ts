@@ -43,15 +43,55 @@ test("a burst of write() calls in one tick leaves in one socket write", async ()
   assert.equal(stream.writes[0]!.length, 1000 * 64);
 });
 
-test("a frame of BORROW_THRESHOLD bytes or more is sent by reference, not copied", async () => {
-  const stream = new CountingStream();
+/** A stream with writev, as node:net is: records each writev call's segments as they are. */
+class VectoredStream extends CountingStream {
+  readonly vectors: Uint8Array[][] = [];
+  writev(segments: readonly Uint8Array[]): Promise<void> {
+    this.vectors.push([...segments]);
+    return Promise.resolve();
+  }
+}
+
+test("on a stream with writev, a frame of BORROW_THRESHOLD bytes or more is sent by reference", async () => {
+  const stream = new VectoredStream();
   const conn = new FramedConn(stream, lengthPrefix());
   const big = pattern(BORROW_THRESHOLD);
   conn.write(pattern(10));
   conn.write(big);
   conn.write(pattern(20));
   await conn.flush();
-  assert.deepEqual(stream.writes.map((w) => w.length), [4 + 10 + 4, BORROW_THRESHOLD, 4 + 20]);
+  assert.equal(stream.writes.length, 0);
+  assert.equal(stream.vectors.length, 1, "one writev call");
+  const [segments] = stream.vectors;
+  assert.deepEqual(segments!.map((w) => w.length), [4 + 10 + 4, BORROW_THRESHOLD, 4 + 20]);
+  assert.equal(segments![1]!.buffer, big.buffer, "the body itself, not a copy");
+});
+
+test("on a stream without writev, frames under 1 MiB are copied so a burst stays one write", async () => {
+  const stream = new CountingStream();
+  const conn = new FramedConn(stream, lengthPrefix());
+  conn.write(pattern(10));
+  conn.write(pattern(BORROW_THRESHOLD));
+  conn.write(pattern(20));
+  await conn.flush();
+  assert.deepEqual(stream.writes.map((w) => w.length), [4 + 10 + 4 + BORROW_THRESHOLD + 4 + 20]);
+});
+
+test("a frame of 1 MiB or more is written on its own, without a copy, on any stream", async () => {
+  const stream = new CountingStream();
+  let seen: Uint8Array | undefined;
+  const record = stream.write.bind(stream);
+  stream.write = (bytes) => {
+    if (bytes.length === 1024 * 1024) seen = bytes;
+    return record(bytes);
+  };
+  const conn = new FramedConn(stream, lengthPrefix());
+  const big = pattern(1024 * 1024);
+  conn.write(pattern(10));
+  conn.write(big);
+  await conn.flush();
+  assert.deepEqual(stream.writes.map((w) => w.length), [4 + 10 + 4, 1024 * 1024]);
+  assert.equal(seen?.buffer, big.buffer);
 });
 
 test("a burst of 64 KiB frames is coalesced into writes of up to 1 MiB", async () => {
@@ -146,4 +186,21 @@ test("the blocked callback fires above the high-water mark and again at half of 
   assert.deepEqual(events, [true], "once, however many writes go over");
   await writer.flush();
   assert.deepEqual(events, [true, false]);
+});
+
+test("on a stream with writev, reading is held while writes are blocked and let go once written", async () => {
+  // The bug this catches: the writev path skipped the unblocking, so a server whose replies
+  // once went over the high-water mark stopped reading for good (an echo deadlocked).
+  const stream = new VectoredStream();
+  const changes: boolean[] = [];
+  const writer = new FrameWriter(stream, lengthPrefix(), {
+    writeHighWaterMark: BORROW_THRESHOLD,
+    onBlockedChange: (blocked) => changes.push(blocked),
+  });
+  // Bodies sent by reference: headers and bodies are separate segments, written with writev.
+  for (let i = 0; i < 3; i++) writer.write(pattern(BORROW_THRESHOLD, i));
+  assert.deepEqual(changes, [true]);
+  await writer.flush();
+  assert.equal(stream.vectors.length, 1, "one writev");
+  assert.deepEqual(changes, [true, false]);
 });

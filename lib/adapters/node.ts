@@ -10,7 +10,9 @@
  *   resolves in the callback: only then may the core reuse the buffer, and only one write is in
  *   flight, which also keeps node's queue bounded. Resolving on `write()`'s return corrupted
  *   pipelined frames on Deno's node:net; checked by the conformance test "100,000 pipelined frames
- *   of random sizes arrive intact".
+ *   of random sizes arrive intact". `writev` sends many buffers (headers and bodies sent by
+ *   reference) between `cork()` and `uncork()`, resolving in the last one's callback (plain
+ *   sockets only: not over node:tls, see the constructor).
  * - Closing: `end(callback)` runs the callback once FIN is queued after all writes; a socket
  *   destroyed first may never call it, so `closeWrite` also settles on 'close'.
  *
@@ -257,6 +259,13 @@ class NodeStream implements ByteStream {
     if (socket instanceof tls.TLSSocket) {
       const protocol = socket.alpnProtocol;
       this.tls = { alpnProtocol: typeof protocol === "string" ? protocol : null };
+    } else {
+      // Plain sockets only. TLS copies every byte into its records anyway, and under Deno 2.9.6
+      // node:tls loses the end of stream of a socket paused while its last 64 KiB and FIN arrive
+      // (tests/repros/deno_node_tls_end.ts): the larger bursts writev sends made the reader
+      // pause in time for that, and tests/tls_test.ts "write() of many frames then close()
+      // without awaiting" hang on it.
+      this.writev = (segments) => this.#send(segments);
     }
     socket.on("close", () => (this.#closed = true));
     // An 'error' with no listener would crash the process, so listen from the first moment.
@@ -286,26 +295,55 @@ class NodeStream implements ByteStream {
     this.#socket.resume();
   }
 
+  // node:net keeps `bytes` by reference until the write callback runs, even when write()
+  // returned true; resolving earlier let the cork buffer overwrite frames still in flight.
   write(bytes: Uint8Array): Promise<number> {
+    return this.#send([bytes]).then(() => bytes.length);
+  }
+
+  /** Present on plain TCP and unix sockets: see `#send`. */
+  readonly writev?: (segments: readonly Uint8Array[]) => Promise<void>;
+
+  // Writes every segment; resolves in the last one's callback, when node:net holds none of them.
+  // Many segments go in one call, none copied: between cork() and uncork() node:net buffers the
+  // writes (by reference), and uncork() hands them all to _writev, which libuv writes with one
+  // writev(2) (net.Socket.prototype._writev → writevGeneric). Callbacks run in order once the
+  // data is written, so the last one says every segment may be reused. Deno's and Bun's node:net
+  // take the same calls (Bun without _writev writes them one by one, still by reference).
+  #send(segments: readonly Uint8Array[]): Promise<void> {
     const socket = this.#socket;
     if (this.#closed || socket.destroyed || socket.writableEnded) {
       return Promise.reject(new ConnectionClosedError());
     }
-    // node:net keeps `bytes` by reference until the write callback runs, even when write()
-    // returned true; resolving earlier let the cork buffer overwrite frames still in flight.
     return new Promise((resolve, reject) => {
       let settled = false;
       const done = (error?: unknown) => {
         if (settled) return;
         settled = true;
         socket.off("close", onClose);
-        if (error === undefined || error === null) resolve(bytes.length);
+        socket.off("error", failed);
+        if (error === undefined || error === null) resolve();
         else reject(error);
       };
-      // A socket destroyed before the write finishes may never call back: close settles it.
+      const failed = (error?: unknown) => {
+        if (error !== undefined && error !== null) done(error);
+      };
+      // A socket destroyed before the write finishes may never call back: close settles it. And
+      // one destroyed by a read error (ECONNRESET) calls back with no error for writes that never
+      // reached the peer (Node 20.20, probed: 'error', then every pending callback "ok"), so an
+      // 'error' before the callback fails the write.
       const onClose = () => done(new ConnectionClosedError("the connection closed while writing"));
       socket.on("close", onClose);
-      socket.write(bytes, done);
+      socket.on("error", failed);
+      const last = segments.length - 1;
+      if (last === 0) {
+        socket.write(segments[0]!, done);
+        return;
+      }
+      socket.cork();
+      for (let i = 0; i < last; i++) socket.write(segments[i]!, failed);
+      socket.write(segments[last]!, done);
+      socket.uncork();
     });
   }
 
