@@ -68,6 +68,12 @@ export interface ReadFrameOptions {
   signal?: AbortSignal;
 }
 
+// What every finished iteration returns (for await reads only `done`).
+const ITERATION_DONE: IteratorReturnResult<undefined> = Object.freeze({
+  value: undefined,
+  done: true,
+});
+
 /**
  * Reads frames from a byte stream. Three ways to receive, one per reader: `readFrame()` (and
  * `for await`), or `onFrame(handler)`, the synchronous fast path.
@@ -234,21 +240,47 @@ export class FrameReader<T> implements AsyncIterable<T> {
     this.#applyPause();
   }
 
-  /** Iterates over frames until a clean end of stream; throws what `readFrame` throws. */
-  async *[Symbol.asyncIterator](): AsyncIterator<T> {
-    this.#iterating++;
-    try {
-      for (;;) {
-        let frame = await this.readFrame();
-        if (frame === null) return;
-        yield frame;
-        // A suspended generator keeps its locals: don't pin the last frame (and the read buffer
-        // it may view) while waiting for the next one.
-        frame = null;
-      }
-    } finally {
-      this.#iterating--;
-    }
+  /**
+   * Iterates over frames until a clean end of stream; throws what `readFrame` throws. Written by
+   * hand rather than as an async generator: a queued frame is handed out in one resolved promise,
+   * without the generator's extra turns (about twice the frames per second through `for await`).
+   * Leaving the loop early (`break`, `return`, a throw in its body) ends only the iteration: the
+   * connection stays open and the next frame waits for the next reader.
+   */
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    // 0: not started, 1: iterating (counted in #iterating), 2: finished.
+    let state = 0;
+    const finish = (): void => {
+      if (state === 1) this.#iterating--;
+      state = 2;
+    };
+    const step = (frame: T | null): IteratorResult<T> => {
+      if (frame !== null) return { value: frame, done: false };
+      finish();
+      return ITERATION_DONE;
+    };
+    const fail = (error: unknown): never => {
+      finish();
+      throw error;
+    };
+    return {
+      next: (): Promise<IteratorResult<T>> => {
+        if (state === 2) return Promise.resolve(ITERATION_DONE);
+        if (state === 0) {
+          state = 1;
+          this.#iterating++;
+        }
+        // The fast path: a frame is already queued (a chunk decoded into many frames).
+        if (this.#head < this.#frames.length && this.#handler === null) {
+          return Promise.resolve({ value: this.#dequeue(), done: false });
+        }
+        return this.readFrame().then(step, fail);
+      },
+      return: (): Promise<IteratorResult<T>> => {
+        finish();
+        return Promise.resolve(ITERATION_DONE);
+      },
+    };
   }
 
   /**
@@ -348,7 +380,10 @@ export class FrameReader<T> implements AsyncIterable<T> {
     if (this.#idleTimer !== undefined) this.#lastActivity = Date.now();
     try {
       // Borrowed frames never outlive the handler, so the adapter may always reuse its buffer.
-      if (!this.#lend) return this.#decoder!.push(chunk, this.#emit) && !this.#borrow;
+      // An onFrame() handler gets frames to keep (or borrowed ones) even from a lending reader.
+      if (!this.#lend || this.#handler !== null) {
+        return this.#decoder!.push(chunk, this.#emit) && !this.#borrow;
+      }
       // Lent frames live until the next readFrame(): read nothing into the buffer before it.
       let emitted = false;
       this.#decoder!.push(chunk, (frame) => {
@@ -362,7 +397,8 @@ export class FrameReader<T> implements AsyncIterable<T> {
       return false;
     } catch (error) {
       this.#fail(error);
-      return false;
+      // Frames handed out before the error may view the chunk.
+      return true;
     }
   }
 

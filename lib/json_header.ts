@@ -65,8 +65,8 @@ export interface JsonHeaderCodec extends WebStreamCodec<JsonHeaderFrame> {
    * The same wire format as a codec of {@linkcode JsonHeaderEvent}s, for bodies too large to hold:
    * its decoder is `createStreamingDecoder()`, and writing a `header` event, then `body` events,
    * then `end` sends one message whose body is streamed. A `FramedConn` over it gives a streamed
-   * body the same backpressure and `for await` as whole frames. Body chunks of 1 MiB or more are
-   * sent by reference: don't change one before `flush()`. Its `decoderStream()` streams a body as
+   * body the same backpressure and `for await` as whole frames. Body chunks of 64 KiB or more may
+   * be sent by reference: don't change one before `flush()`. Its `decoderStream()` streams a body as
    * `body` events without holding it whole.
    */
   streamingCodec(): WebStreamCodec<JsonHeaderEvent>;
@@ -139,7 +139,7 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
-// Small bodies are copied into the cork buffer; large ones go by reference, without a copy.
+// Small bodies are copied into the cork buffer; the sink may keep large ones by reference.
 function appendBody(body: Uint8Array, sink: EncodeSink): void {
   if (body.length >= BORROW_THRESHOLD) {
     sink.appendBorrowed(body);
@@ -384,8 +384,13 @@ class JsonHeaderDecoder extends FailOnceDecoder<JsonHeaderFrame | JsonHeaderEven
         this.#phase = Phase.Length;
         emit({ type: "end" });
       } else if (partial.length < 0 && available === wanted) {
+        // An empty body is its own array, not a view: the Bun adapter detaches a chunk no frame
+        // views once `push` returns false, and a view of a detached buffer throws when used.
         views ||= available > 0;
-        emit({ header: this.#header, body: chunk.subarray(offset, offset + available) });
+        emit({
+          header: this.#header,
+          body: available > 0 ? chunk.subarray(offset, offset + available) : new Uint8Array(0),
+        });
         offset += available;
         this.#phase = Phase.Length;
       } else {

@@ -151,3 +151,74 @@ test("onFrame() inside a for await loop's body throws a TypeError at once", asyn
   void reader.onFrame(() => {}); // the loop has ended: switching is fine now
   reader.release();
 });
+
+test("leaving a for await loop early keeps the connection: the next loop gets the next frame", async () => {
+  const [a, b] = memoryStreamPair();
+  const reader = new FrameReader(b, codec);
+  await sendAll(a, wire(pattern(1, 1), pattern(1, 2), pattern(1, 3)));
+  await a.closeWrite();
+  for await (const frame of reader) {
+    assert.deepEqual(frame, pattern(1, 1));
+    break;
+  }
+  const rest: Uint8Array[] = [];
+  for await (const frame of reader) rest.push(frame);
+  assert.deepEqual(rest, [pattern(1, 2), pattern(1, 3)]);
+  // Finished iterators stay finished, and a finished loop lets onFrame() take over.
+  const iterator = reader[Symbol.asyncIterator]();
+  assert.deepEqual(await iterator.next(), { value: undefined, done: true });
+  assert.deepEqual(await iterator.next(), { value: undefined, done: true });
+  await reader.onFrame(() => {});
+});
+
+test("a for await loop ends with the decode error, and its iterator is finished after it", async () => {
+  const [a, b] = memoryStreamPair();
+  const reader = new FrameReader(b, codec);
+  await sendAll(a, wire(pattern(2, 1)));
+  await sendAll(a, new Uint8Array([9, 1])); // announces 9 bytes, sends 1, then ends
+  await a.closeWrite();
+  const iterator = reader[Symbol.asyncIterator]();
+  assert.deepEqual(await iterator.next(), { value: pattern(2, 1), done: false });
+  await assert.rejects(iterator.next(), IncompleteFrameError);
+  assert.deepEqual(await iterator.next(), { value: undefined, done: true });
+  // The failed loop no longer counts as reading: onFrame() may be called (and fails the same way).
+  await assert.rejects(reader.onFrame(() => {}), IncompleteFrameError);
+});
+
+test("a for await loop delivers frames queued ahead of it in order, and ones that arrive later", async () => {
+  const [a, b] = memoryStreamPair();
+  const reader = new FrameReader(b, codec);
+  const frames = Array.from({ length: 300 }, (_, i) => pattern(i % 50, i));
+  // Queued: the first read decodes all of these from one chunk.
+  await sendAll(a, wire(...frames.slice(0, 200)));
+  const received: Uint8Array[] = [];
+  const reading = (async () => {
+    for await (const frame of reader) received.push(frame);
+  })();
+  await sleep(0);
+  await sendAll(a, wire(...frames.slice(200)));
+  await a.closeWrite();
+  await reading;
+  assert.deepEqual(received, frames);
+});
+
+test("a slow for await loop pauses reading above readHighWaterMark and resumes below half", async () => {
+  const [a, b] = memoryStreamPair();
+  let paused = 0;
+  const pause = b.pause.bind(b);
+  b.pause = () => (paused++, pause());
+  const reader = new FrameReader(b, codec, { readHighWaterMark: 1000 });
+  const sending = (async () => {
+    for (let i = 0; i < 100; i++) await sendAll(a, wire(pattern(100, i)));
+    await a.closeWrite();
+  })();
+  let count = 0;
+  for await (const frame of reader) {
+    assert.deepEqual(frame, pattern(100, count));
+    count++;
+    if (count % 10 === 0) await sleep(1);
+  }
+  await sending;
+  assert.equal(count, 100);
+  assert.ok(paused > 0, "reading paused while the loop was slow");
+});
