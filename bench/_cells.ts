@@ -9,6 +9,11 @@ export type Mode = "stream" | "ping-pong";
 export type Receive = "callback" | "for-await" | "stream";
 /** What the bytes travel over: loopback TCP, TLS on loopback TCP, or a unix domain socket. */
 export type Transport = "tcp" | "tls" | "unix";
+/**
+ * How the framed client hands a frame over: `conn.write(frame)` (the body is copied into the
+ * outgoing buffer), or `conn.writeWith(length, fill)` (the body is written in place).
+ */
+export type Send = "write" | "write-with";
 
 /** One measurement: a strategy, a mode and a payload size, in one runtime × API. */
 export interface Cell {
@@ -23,6 +28,8 @@ export interface Cell {
   volume?: number;
   /** Absent means TCP. */
   transport?: Transport;
+  /** length-prefix cells: how the client sends each frame. Absent means `write`. */
+  send?: Send;
 }
 
 /** A row of `results` in the JSON report. Documented in bench/README.md. */
@@ -34,15 +41,31 @@ export interface ResultRow {
   mode: Mode;
   payload: number;
   receive: Receive | null;
+  /** length-prefix rows: `write` or `write-with`; null for the others (raw, ack, sleep, peers). */
+  send: Send | null;
   sleep_ms: number | null;
   frames_per_s: number;
+  /** The lowest `frames_per_s` of the rounds (a ping-pong round's is 1 / its p50). */
+  min: number;
+  /** The highest `frames_per_s` of the rounds. */
+  max: number;
   mb_per_s: number;
   rtt_p50_us: number | null;
   rtt_p99_us: number | null;
   peak_rss_mb: number | null;
   ratio_to_raw: number | null;
+  /** The lowest of the per-round ratios (round i against the raw row's round i) and the ratio. */
+  ratio_min: number | null;
+  /** The highest of the per-round ratios and the ratio. */
+  ratio_max: number | null;
   sticky_rate: number | null;
   spread: number;
+  /** Rounds measured (more than the suite's for a cell near a target's threshold). */
+  rounds: number;
+  /** The frames/s of each round, in the order they ran. */
+  round_frames_per_s: number[];
+  /** Each round's ratio to the raw row's round of the same index; null where there is no ratio. */
+  round_ratios: number[] | null;
   samples: number;
 }
 
@@ -55,6 +78,8 @@ export const ALL_STRATEGIES: readonly Strategy[] = [
   "sleep",
 ];
 export const ALL_TRANSPORTS: readonly Transport[] = ["tcp", "tls", "unix"];
+/** The payload of the `conn.writeWith` cell (TCP, onFrame): 64 KiB, where a copy costs most. */
+export const WRITE_WITH_PAYLOAD = 65536;
 
 /** Bytes per stream iteration: a whole number of frames, about 1 MiB. */
 export function framesPerBatch(payload: number): number {
@@ -91,6 +116,16 @@ export function cellsFor(
       }
       if (want("length-prefix")) {
         cells.push({ strategy: "length-prefix", mode: "stream", payload, receive: "callback" });
+        // The send path that writes a body in place (conn.writeWith): where copying costs most.
+        if (payload === WRITE_WITH_PAYLOAD) {
+          cells.push({
+            strategy: "length-prefix",
+            mode: "stream",
+            payload,
+            receive: "callback",
+            send: "write-with",
+          });
+        }
         cells.push({ strategy: "length-prefix", mode: "stream", payload, receive: "for-await" });
         // The Web Streams API costs per frame, not per byte: measured at the smallest payload.
         if (payload === smallest) {
@@ -133,12 +168,78 @@ export function cellsFor(
 
 export function describeCell(cell: Cell): string {
   const extra = cell.receive
-    ? ` (${cell.receive})`
+    ? ` (${cell.receive}${cell.send === "write-with" ? ", sent with writeWith" : ""})`
     : cell.sleepMs !== undefined
     ? ` (sleep ${cell.sleepMs} ms)`
     : "";
   const over = cell.transport && cell.transport !== "tcp" ? ` over ${cell.transport}` : "";
-  return `${cell.strategy} ${cell.mode} ${formatBytes(cell.payload)}${extra}${over}`;
+  const what = cell.volume !== undefined
+    ? `${formatBytes(cell.volume)} received, ${cell.strategy === "raw" ? "bare" : "framed"}`
+    : cell.mode;
+  return `${cell.strategy} ${what} ${formatBytes(cell.payload)}${extra}${over}`;
+}
+
+/** The `send` field of a row measured with `cell`: null unless framed writes carry it. */
+export function sendOf(cell: Cell): Send | null {
+  return cell.strategy === "length-prefix" ? cell.send ?? "write" : null;
+}
+
+/** The cell that measured `row` (the inverse of what bench/client.ts does). */
+export function cellOf(row: ResultRow): Cell {
+  return {
+    strategy: row.strategy,
+    mode: row.mode,
+    payload: row.payload,
+    ...(row.receive === null ? {} : { receive: row.receive }),
+    ...(row.sleep_ms === null ? {} : { sleepMs: row.sleep_ms }),
+    ...(row.transport === "tcp" ? {} : { transport: row.transport }),
+    ...(row.send === "write-with" ? { send: row.send } : {}),
+  };
+}
+
+/** What identifies a row across rounds: everything but the figures. */
+export function rowKey(row: ResultRow): string {
+  return JSON.stringify([
+    row.runtime,
+    row.api,
+    row.transport,
+    row.strategy,
+    row.mode,
+    row.payload,
+    row.receive,
+    row.send,
+    row.sleep_ms,
+  ]);
+}
+
+/**
+ * One row from the rounds of one cell, in the order they ran: the median of each figure, the
+ * rounds' lowest and highest frames/s (`min`, `max`), `spread` = their range relative to the
+ * median (mitata's interquartile spread when there was one round), peak RSS the highest.
+ */
+export function combineRounds(rounds: readonly ResultRow[]): ResultRow {
+  const pick = (f: (r: ResultRow) => number | null) => {
+    const xs = rounds.map(f).filter((x): x is number => x !== null);
+    return xs.length ? median(xs) : null;
+  };
+  const fps = rounds.map((r) => r.frames_per_s);
+  const middle = median(fps);
+  const rss = rounds.map((r) => r.peak_rss_mb).filter((x): x is number => x !== null);
+  return {
+    ...rounds[0]!,
+    frames_per_s: middle,
+    min: Math.min(...rounds.map((r) => r.min)),
+    max: Math.max(...rounds.map((r) => r.max)),
+    mb_per_s: pick((r) => r.mb_per_s)!,
+    rtt_p50_us: pick((r) => r.rtt_p50_us),
+    rtt_p99_us: pick((r) => r.rtt_p99_us),
+    peak_rss_mb: rss.length ? Math.max(...rss) : null,
+    sticky_rate: pick((r) => r.sticky_rate),
+    spread: rounds.length > 1 ? (Math.max(...fps) - Math.min(...fps)) / middle : rounds[0]!.spread,
+    rounds: rounds.reduce((n, r) => n + r.rounds, 0),
+    round_frames_per_s: rounds.flatMap((r) => r.round_frames_per_s),
+    samples: rounds.reduce((n, r) => n + r.samples, 0),
+  };
 }
 
 export function formatBytes(bytes: number): string {
@@ -168,7 +269,15 @@ export function figures(
   framesPerIteration: number,
 ): Pick<
   ResultRow,
-  "frames_per_s" | "mb_per_s" | "rtt_p50_us" | "rtt_p99_us" | "spread" | "samples"
+  | "frames_per_s"
+  | "min"
+  | "max"
+  | "round_frames_per_s"
+  | "mb_per_s"
+  | "rtt_p50_us"
+  | "rtt_p99_us"
+  | "spread"
+  | "samples"
 > {
   // Streams keep two batches in flight, so single iterations are bimodal (the ack was already
   // there, or not): the mean iteration time is the steady-state time per batch. Round trips use
@@ -177,6 +286,10 @@ export function figures(
   const framesPerS = framesPerIteration / seconds;
   return {
     frames_per_s: framesPerS,
+    // One round so far: bench/run.ts widens them over the rounds (combineRounds).
+    min: framesPerS,
+    max: framesPerS,
+    round_frames_per_s: [framesPerS],
     mb_per_s: (framesPerS * cell.payload) / 1e6,
     rtt_p50_us: cell.mode === "ping-pong" ? stats.p50 / 1e3 : null,
     rtt_p99_us: cell.mode === "ping-pong" ? stats.p99 / 1e3 : null,
@@ -188,28 +301,45 @@ export function figures(
 }
 
 /**
- * Fills `ratio_to_raw` in place. Stream rows (and sleep rows) compare frames/s with the raw stream
- * of the same runtime, API, transport and payload (higher is better, 1.0 = as fast as raw).
- * Ping-pong rows (and ack-handshake rows) compare p50 round-trip time with raw ping-pong (lower is
- * better, 1.0 = no added latency).
+ * Fills `ratio_to_raw`, `ratio_min` and `ratio_max` in place. Stream rows (and sleep rows) compare
+ * frames/s with the raw stream of the same runtime, API, transport and payload (higher is better,
+ * 1.0 = as fast as raw). Ping-pong rows (and ack-handshake rows) compare p50 round-trip time with
+ * raw ping-pong (lower is better, 1.0 = no added latency).
+ *
+ * `ratio_to_raw` is the ratio of the two medians. `ratio_min` and `ratio_max` bound it with the
+ * per-round ratios: round i of a row against round i of its raw row (`rounds`, keyed by
+ * {@linkcode rowKey}, in the order they ran). Rounds interleave the cells, so round i of both ran
+ * close in time and a burst of noise on the machine weighs on both: a per-round ratio is steadier
+ * than either figure. A row without its rounds counts as its own single round.
  */
-export function addRatios(rows: ResultRow[]): void {
+export function addRatios(
+  rows: ResultRow[],
+  rounds: ReadonlyMap<string, readonly ResultRow[]> = new Map(),
+): void {
   const key = (r: ResultRow, mode: Mode) =>
     `${r.runtime}|${r.api}|${r.transport}|${mode}|${r.payload}`;
   const raw = new Map<string, ResultRow>();
   for (const r of rows) if (r.strategy === "raw") raw.set(key(r, r.mode), r);
-  for (const r of rows) {
-    const latency = r.mode === "ping-pong";
-    const base = raw.get(key(r, r.mode));
-    if (base === undefined) {
-      r.ratio_to_raw = null;
-    } else if (latency) {
-      r.ratio_to_raw = r.rtt_p50_us !== null && base.rtt_p50_us
-        ? r.rtt_p50_us / base.rtt_p50_us
-        : null;
-    } else {
-      r.ratio_to_raw = base.frames_per_s > 0 ? r.frames_per_s / base.frames_per_s : null;
+  const ratio = (a: ResultRow, b: ResultRow): number | null => {
+    if (a.mode === "ping-pong") {
+      return a.rtt_p50_us !== null && b.rtt_p50_us ? a.rtt_p50_us / b.rtt_p50_us : null;
     }
+    return b.frames_per_s > 0 ? a.frames_per_s / b.frames_per_s : null;
+  };
+  for (const r of rows) {
+    const base = raw.get(key(r, r.mode));
+    r.ratio_to_raw = base === undefined ? null : ratio(r, base);
+    if (base === undefined || r.ratio_to_raw === null) {
+      r.ratio_min = r.ratio_max = r.round_ratios = null;
+      continue;
+    }
+    const mine = rounds.get(rowKey(r)) ?? [r];
+    const theirs = rounds.get(rowKey(base)) ?? [base];
+    const each = mine.slice(0, theirs.length).map((m, i) => ratio(m, theirs[i]!))
+      .filter((x): x is number => x !== null);
+    r.round_ratios = each;
+    r.ratio_min = Math.min(r.ratio_to_raw, ...each);
+    r.ratio_max = Math.max(r.ratio_to_raw, ...each);
   }
 }
 
@@ -221,7 +351,10 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-const ROW_FIELDS: Record<keyof ResultRow, "number" | "string" | "number|null" | "string|null"> = {
+const ROW_FIELDS: Record<
+  keyof ResultRow,
+  "number" | "string" | "number|null" | "string|null" | "number[]" | "number[]|null"
+> = {
   runtime: "string",
   api: "string",
   transport: "string",
@@ -229,31 +362,84 @@ const ROW_FIELDS: Record<keyof ResultRow, "number" | "string" | "number|null" | 
   mode: "string",
   payload: "number",
   receive: "string|null",
+  send: "string|null",
   sleep_ms: "number|null",
   frames_per_s: "number",
+  min: "number",
+  max: "number",
   mb_per_s: "number",
   rtt_p50_us: "number|null",
   rtt_p99_us: "number|null",
   peak_rss_mb: "number|null",
   ratio_to_raw: "number|null",
+  ratio_min: "number|null",
+  ratio_max: "number|null",
   sticky_rate: "number|null",
   spread: "number",
+  rounds: "number",
+  round_frames_per_s: "number[]",
+  round_ratios: "number[]|null",
   samples: "number",
 };
 
+/** The JSON schema this code writes and checks. */
+export const SCHEMA = "framed-bench/4";
+
 /** The report's top level. */
 export interface Report {
-  schema: "framed-bench/3";
+  schema: typeof SCHEMA;
   date: string;
   suite: "quick" | "full";
+  /** What ran: "quick suite", or the filters of a filtered run ("quick suite, filtered: …"). */
+  title: string;
   runtimes: Record<string, string>;
-  machine: { cpu: string; cores: number; memory_gb: number; os: string };
+  machine: {
+    cpu: string;
+    cores: number;
+    memory_gb: number;
+    os: string;
+    /** Whether the server ran on core 0 and the client on core 1 (`taskset`). */
+    pinned: boolean;
+  };
   results: ResultRow[];
-  rss_checks: { runtime: RuntimeName; api: SocketApi; bytes: number; peak_rss_mb: number }[];
+  rss_checks: RssRow[];
   idle_checks: IdleRow[];
   codec_only: { name: string; payload: number; frames_per_s: number; mb_per_s: number }[];
   tls_sessions: TlsSession[];
-  targets: { name: string; value: number | null; goal: string; met: boolean | null }[];
+  targets: Target[];
+}
+
+/** A row of `rss_checks`: the peak RSS of a fresh receiving process given `bytes` of frames. */
+export interface RssRow {
+  runtime: RuntimeName;
+  api: SocketApi;
+  /** `framed`: onFrame on serve(); `bare`: the raw hand-written receiver of bench/_raw.ts. */
+  receiver: "framed" | "bare";
+  bytes: number;
+  peak_rss_mb: number;
+}
+
+/** How a target's figure compares with its threshold, all rounds considered. */
+export type Verdict = "met" | "missed" | "within noise";
+
+/** A row of `targets`. */
+export interface Target {
+  name: string;
+  /** The figure judged: a ratio, frames/s, MiB or KiB. */
+  value: number | null;
+  /**
+   * The range the verdict read: the rounds' lowest and highest figure, or with 4 rounds or more
+   * the lowest and highest without the single extremes (null: measured once).
+   */
+  min: number | null;
+  max: number | null;
+  /** The rounds (or per-round ratios) the range was read from; null when measured once. */
+  rounds: number | null;
+  goal: string;
+  /** Whether `value` (the median) meets the goal; null when it is not judged. */
+  met: boolean | null;
+  /** "within noise" when the rounds' range crosses the threshold; null when not judged. */
+  verdict: Verdict | null;
 }
 
 /**
@@ -274,7 +460,8 @@ export function schemaProblems(report: unknown): string[] {
   const problems: string[] = [];
   const r = report as Partial<Report> | null;
   if (r === null || typeof r !== "object") return ["the report is not an object"];
-  if (r.schema !== "framed-bench/3") problems.push("schema must be framed-bench/3");
+  if (r.schema !== SCHEMA) problems.push(`schema must be ${SCHEMA}`);
+  if (typeof r.title !== "string") problems.push("title must be a string");
   if (typeof r.runtimes !== "object" || r.runtimes === null) {
     problems.push("runtimes must map names to versions");
   } else {
@@ -282,16 +469,21 @@ export function schemaProblems(report: unknown): string[] {
       if (typeof version !== "string") problems.push(`runtimes.${name} must be a version string`);
     }
   }
-  if (typeof r.machine?.cpu !== "string" || typeof r.machine?.cores !== "number") {
-    problems.push("machine must have cpu (string) and cores (number)");
+  if (
+    typeof r.machine?.cpu !== "string" || typeof r.machine?.cores !== "number" ||
+    typeof r.machine?.pinned !== "boolean"
+  ) {
+    problems.push("machine must have cpu (string), cores (number) and pinned (boolean)");
   }
   if (!Array.isArray(r.results)) return [...problems, "results must be an array"];
   r.results.forEach((row, i) => {
     for (const [field, type] of Object.entries(ROW_FIELDS)) {
       const value = (row as unknown as Record<string, unknown>)[field];
-      const kind = value === null ? "null" : typeof value;
-      const ok = type.split("|").includes(kind);
-      if (!ok || (typeof value === "number" && !Number.isFinite(value))) {
+      const finite = (x: unknown) => typeof x === "number" && Number.isFinite(x);
+      const kind = value === null ? "null" : Array.isArray(value) ? "number[]" : typeof value;
+      const ok = type.split("|").includes(kind) &&
+        (!Array.isArray(value) || (value.length > 0 && value.every(finite)));
+      if (!ok || (typeof value === "number" && !finite(value))) {
         problems.push(`results[${i}].${field} must be ${type}, got ${JSON.stringify(value)}`);
       }
     }
@@ -300,6 +492,39 @@ export function schemaProblems(report: unknown): string[] {
     }
     if (!ALL_TRANSPORTS.includes(row.transport)) {
       problems.push(`results[${i}].transport is ${row.transport}`);
+    }
+    if (![null, "write", "write-with"].includes(row.send)) {
+      problems.push(`results[${i}].send is ${row.send}`);
+    }
+    if (row.min > row.frames_per_s || row.max < row.frames_per_s) {
+      problems.push(`results[${i}]: frames_per_s must lie within min and max`);
+    }
+    if (
+      row.ratio_to_raw !== null && row.ratio_min !== null && row.ratio_max !== null &&
+      (row.ratio_min > row.ratio_to_raw || row.ratio_max < row.ratio_to_raw)
+    ) {
+      problems.push(`results[${i}]: ratio_to_raw must lie within ratio_min and ratio_max`);
+    }
+  });
+  if (!Array.isArray(r.rss_checks)) return [...problems, "rss_checks must be an array"];
+  r.rss_checks.forEach((row, i) => {
+    if (!["framed", "bare"].includes(row?.receiver)) {
+      problems.push(`rss_checks[${i}].receiver is ${row?.receiver}`);
+    }
+    if (typeof row?.peak_rss_mb !== "number" || !Number.isFinite(row.peak_rss_mb)) {
+      problems.push(`rss_checks[${i}].peak_rss_mb must be a number`);
+    }
+  });
+  if (!Array.isArray(r.targets)) return [...problems, "targets must be an array"];
+  r.targets.forEach((t, i) => {
+    if (![null, "met", "missed", "within noise"].includes(t?.verdict)) {
+      problems.push(`targets[${i}].verdict is ${JSON.stringify(t?.verdict)}`);
+    }
+    if (t?.rounds !== null && !(typeof t?.rounds === "number" && t.rounds >= 0)) {
+      problems.push(`targets[${i}].rounds must be number|null`);
+    }
+    if (t?.verdict !== null && typeof t?.met !== "boolean") {
+      problems.push(`targets[${i}] has a verdict but met is not a boolean`);
     }
   });
   if (!Array.isArray(r.tls_sessions)) return [...problems, "tls_sessions must be an array"];

@@ -2,7 +2,8 @@
 // that run a list of cells, and any other child read line by line. Used by bench/run.ts, and by
 // tests/bench_harness_test.ts to run tiny cells end to end.
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import os from "node:os";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import type { RuntimeName, SocketApi } from "../mod.ts";
@@ -17,6 +18,31 @@ export function command(runtime: RuntimeName, script: string): [string, string[]
   if (runtime === "deno") return [`${BIN}/deno`, ["run", "-A", script]];
   if (runtime === "bun") return [`${BIN}/bun`, [script]];
   return [`${BIN}/tsx`, [script]]; // Node 20 cannot run .ts itself
+}
+
+/** The cores a pinned run uses: the server on one, the client on the other. */
+export const CORES = { server: 0, client: 1 } as const;
+
+/**
+ * Whether processes can be pinned to cores: `taskset` (util-linux) runs, and there are two cores
+ * to keep the server and the client apart.
+ */
+export function canPin(): boolean {
+  if (os.cpus().length < 2) return false;
+  try {
+    return spawnSync("taskset", ["-c", String(CORES.client), "true"], { stdio: "ignore" })
+      .status === 0;
+  } catch {
+    return false;
+  }
+}
+
+/** `cmd args` run on `core` only (`taskset -c`), or as it is when `core` is undefined. */
+export function onCore(
+  [cmd, args]: [string, string[]],
+  core: number | undefined,
+): [string, string[]] {
+  return core === undefined ? [cmd, args] : ["taskset", ["-c", String(core), cmd, ...args]];
 }
 
 /** The command that prints `runtime`'s version. */
@@ -78,6 +104,8 @@ export interface CellTiming {
   sleepMessages: number;
   /** Both processes are killed after this long (default 10 minutes). */
   timeoutMs?: number;
+  /** Pin the server to core 0 and the client to core 1 (see {@linkcode canPin}). */
+  pin?: boolean;
 }
 
 function placeArgs(places: CellPlaces): string[] {
@@ -93,8 +121,9 @@ async function startServer(
   cells: readonly Cell[],
   places: CellPlaces,
   timeoutMs: number,
+  core: number | undefined,
 ) {
-  const [cmd, args] = command(runtime, "bench/server.ts");
+  const [cmd, args] = onCore(command(runtime, "bench/server.ts"), core);
   const transports = [...new Set(cells.map((c) => c.transport ?? "tcp"))];
   let endpoints = "";
   const server = runProcess(cmd, [
@@ -131,8 +160,16 @@ export async function runCells(
   onEvent: (event: Record<string, unknown>) => void,
 ): Promise<number> {
   const timeoutMs = timing.timeoutMs ?? 600_000;
-  const { endpoints, server } = await startServer(runtime, api, cells, places, timeoutMs);
-  const [cmd, args] = command(runtime, "bench/client.ts");
+  const pin = (core: number) => (timing.pin ? core : undefined);
+  const { endpoints, server } = await startServer(
+    runtime,
+    api,
+    cells,
+    places,
+    timeoutMs,
+    pin(CORES.server),
+  );
+  const [cmd, args] = onCore(command(runtime, "bench/client.ts"), pin(CORES.client));
   const client = runProcess(cmd, [
     ...args,
     ...["--api", api, "--endpoints", endpoints, "--cells", JSON.stringify(cells)],

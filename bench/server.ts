@@ -43,6 +43,7 @@ const socketPath = (name: string) => join(values["unix-dir"]!, `${process.pid}-$
 const runtime = detectRuntime();
 const MAX_FRAME = 64 * 1024 * 1024;
 const ACK_BYTE = new Uint8Array([1]);
+const REPLY_CODEC = lengthPrefix({ maxFrameLength: MAX_FRAME });
 
 let cell: Cell | null = null;
 let peakRss = 0;
@@ -96,14 +97,22 @@ function rawConnection(conn: RawConn): void {
 async function framedCell(conn: FramedConn<Uint8Array>): Promise<void> {
   const current = cell!;
   if (current.strategy === "ack-handshake") {
+    // AckReceiver answers the length with the ACK; the result is the server's own to send, as in
+    // the seed's programs: here the payload back as one length-prefixed frame, the same reply the
+    // length-prefix request/reply cells get (the client waits for all of it).
     const stream = conn.stream;
     const receiver = new AckReceiver({ maxFrameLength: MAX_FRAME });
     await new Promise<void>((resolve) => {
       stream.start({
         data(chunk) {
-          receiver.push(chunk, () => messages++);
-          const reply = receiver.takeReply();
-          if (reply !== null) void sendAll(stream, reply);
+          const results: Uint8Array[] = [];
+          receiver.push(chunk, (payload) => {
+            messages++;
+            results.push(REPLY_CODEC.encode(payload)); // a copy: `payload` may view `chunk`
+          });
+          const acks = receiver.takeReply();
+          if (acks !== null) void sendAll(stream, acks);
+          for (const result of results) void sendAll(stream, result);
           return false;
         },
         end: resolve,

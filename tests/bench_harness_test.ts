@@ -10,18 +10,33 @@ import {
   addIdleBaselines,
   addRatios,
   type Cell,
+  cellOf,
   cellsFor,
+  combineRounds,
+  describeCell,
   figures,
   framesPerBatch,
   type IdleRow,
   median,
   type Report,
   type ResultRow,
+  rowKey,
+  SCHEMA,
   schemaProblems,
 } from "../bench/_cells.ts";
-import { runCells } from "../bench/_processes.ts";
+import { chooseExtraRounds, isFiltered, outputBase, runTitle } from "../bench/_plan.ts";
+import { onCore, runCells } from "../bench/_processes.ts";
+import { Progress } from "../bench/_progress.ts";
 import { type RawConn, rawConnect, rawListen, readTlsPems } from "../bench/_raw.ts";
-import { evaluateTargets, markdownReport, svgChart, terminalTables } from "../bench/_report.ts";
+import {
+  cellsNearThresholds,
+  evaluateTargets,
+  judge,
+  markdownReport,
+  svgChart,
+  terminalTables,
+  verdictRange,
+} from "../bench/_report.ts";
 import { SOCKET_APIS } from "./_helpers.ts";
 import { tempDirs } from "./_process.ts";
 import { tlsFixtures } from "./_tls_fixtures.ts";
@@ -37,15 +52,23 @@ const row = (over: Partial<ResultRow>): ResultRow => ({
   mode: "stream",
   payload: 64,
   receive: null,
+  send: over.strategy === "length-prefix" ? "write" : null,
   sleep_ms: null,
   frames_per_s: 1000,
+  min: over.frames_per_s ?? 1000,
+  max: over.frames_per_s ?? 1000,
   mb_per_s: 0.064,
   rtt_p50_us: null,
   rtt_p99_us: null,
   peak_rss_mb: 50,
   ratio_to_raw: null,
+  ratio_min: null,
+  ratio_max: null,
   sticky_rate: null,
   spread: 0.1,
+  rounds: 1,
+  round_frames_per_s: [over.frames_per_s ?? 1000],
+  round_ratios: null,
   samples: 10,
   ...over,
 });
@@ -67,13 +90,17 @@ const idleRow = (over: Partial<IdleRow>): IdleRow => ({
 });
 
 const report = (results: ResultRow[]): Report => ({
-  schema: "framed-bench/3",
+  schema: SCHEMA,
   date: "2026-11-27T00:00:00.000Z",
   suite: "quick",
+  title: "quick suite",
   runtimes: { deno: "2.9.6" },
-  machine: { cpu: "test cpu", cores: 2, memory_gb: 24, os: "Linux" },
+  machine: { cpu: "test cpu", cores: 2, memory_gb: 24, os: "Linux", pinned: true },
   results,
-  rss_checks: [{ runtime: "deno", api: "native", bytes: 2 ** 30, peak_rss_mb: 60 }],
+  rss_checks: [
+    { runtime: "deno", api: "native", receiver: "framed", bytes: 2 ** 30, peak_rss_mb: 60 },
+    { runtime: "deno", api: "native", receiver: "bare", bytes: 2 ** 30, peak_rss_mb: 70 },
+  ],
   idle_checks: [idleRow({ echo: "bare", kib_per_conn: 8 }), idleRow({})],
   codec_only: [{ name: "framed decoder (deno)", payload: 64, frames_per_s: 2e7, mb_per_s: 1280 }],
   tls_sessions: [{
@@ -209,8 +236,8 @@ test("cellsFor() gives TLS and unix streams at the smallest and largest payload 
   ]);
   assert.equal(
     cells.length - other.length,
-    16,
-    "TCP keeps its five cells per payload, and the stream API's at the smallest",
+    17,
+    "TCP keeps its five cells per payload, the stream API's at the smallest, writeWith's at 64 KiB",
   );
   const none = cellsFor({
     full: true,
@@ -380,6 +407,505 @@ test("the Markdown report, terminal tables and SVG chart carry the environment a
   );
 });
 
+test("cellsFor() adds the writeWith cell once, at 64 KiB over TCP, right after onFrame's", () => {
+  const cells = cellsFor({
+    full: false,
+    strategies: ["length-prefix"],
+    payloads: [64, 65536],
+    transports: ["tcp", "tls"],
+  });
+  const withWriteWith = cells.filter((c) => c.send === "write-with");
+  assert.deepEqual(withWriteWith, [{
+    strategy: "length-prefix",
+    mode: "stream",
+    payload: 65536,
+    receive: "callback",
+    send: "write-with",
+  }]);
+  const at = cells.indexOf(withWriteWith[0]!);
+  assert.equal(cells[at - 1]!.receive, "callback", "beside the onFrame cell it is compared with");
+  assert.equal(cells[at - 1]!.send, undefined);
+  assert.match(describeCell(withWriteWith[0]!), /sent with writeWith/);
+  assert.deepEqual(
+    cellsFor({ full: false, strategies: ["raw", "ack-handshake"], payloads: [65536] })
+      .filter((c) => c.send !== undefined),
+    [],
+    "only length-prefix runs it",
+  );
+});
+
+test("cellOf() gives back the cell a row was measured with, and rowKey() tells writeWith apart", () => {
+  const cells: Cell[] = [
+    { strategy: "raw", mode: "ping-pong", payload: 64 },
+    { strategy: "length-prefix", mode: "stream", payload: 65536, receive: "callback" },
+    {
+      strategy: "length-prefix",
+      mode: "stream",
+      payload: 65536,
+      receive: "callback",
+      send: "write-with",
+    },
+    { strategy: "raw", mode: "stream", payload: 65536, transport: "tls" },
+    { strategy: "sleep", mode: "stream", payload: 64, sleepMs: 1 },
+  ];
+  for (const cell of cells) {
+    const r = row({
+      strategy: cell.strategy,
+      mode: cell.mode,
+      payload: cell.payload,
+      receive: cell.receive ?? null,
+      send: cell.strategy === "length-prefix" ? cell.send ?? "write" : null,
+      sleep_ms: cell.sleepMs ?? null,
+      transport: cell.transport ?? "tcp",
+    });
+    assert.deepEqual(cellOf(r), cell);
+  }
+  const write = row({ strategy: "length-prefix", receive: "callback" });
+  assert.notEqual(rowKey(write), rowKey({ ...write, send: "write-with" }));
+  assert.equal(rowKey(write), rowKey({ ...write, frames_per_s: 5 }), "figures are not the key");
+});
+
+test("combineRounds() takes the median of each figure and keeps the rounds' lowest and highest", () => {
+  const rounds = [
+    row({ frames_per_s: 900, mb_per_s: 0.9, samples: 3, peak_rss_mb: 40 }),
+    row({ frames_per_s: 1200, mb_per_s: 1.2, samples: 4, peak_rss_mb: 55 }),
+    row({ frames_per_s: 1000, mb_per_s: 1.0, samples: 5, peak_rss_mb: 50 }),
+  ];
+  const r = combineRounds(rounds);
+  assert.equal(r.frames_per_s, 1000);
+  assert.equal(r.mb_per_s, 1.0);
+  assert.equal(r.min, 900);
+  assert.equal(r.max, 1200);
+  assert.ok(Math.abs(r.spread - 0.3) < 1e-12, "(1200 - 900) / 1000");
+  assert.equal(r.rounds, 3);
+  assert.deepEqual(r.round_frames_per_s, [900, 1200, 1000], "in the order they ran");
+  assert.equal(r.samples, 12);
+  assert.equal(r.peak_rss_mb, 55);
+  const one = combineRounds([row({ frames_per_s: 700, spread: 0.04 })]);
+  assert.equal(one.spread, 0.04, "one round: mitata's own spread");
+  assert.equal(one.min, 700);
+});
+
+test("addRatios() bounds each ratio with the per-round ratios, round i against raw's round i", () => {
+  const raw = [row({ frames_per_s: 100 }), row({ frames_per_s: 200 })];
+  const framed = [
+    row({ strategy: "length-prefix", receive: "callback", frames_per_s: 95 }),
+    row({ strategy: "length-prefix", receive: "callback", frames_per_s: 180 }),
+  ];
+  const rawPing = [
+    row({ mode: "ping-pong", rtt_p50_us: 40 }),
+    row({ mode: "ping-pong", rtt_p50_us: 50 }),
+  ];
+  const framedPing = [
+    row({ strategy: "length-prefix", mode: "ping-pong", rtt_p50_us: 48 }),
+    row({ strategy: "length-prefix", mode: "ping-pong", rtt_p50_us: 50 }),
+  ];
+  const rounds = new Map<string, ResultRow[]>();
+  for (const list of [raw, framed, rawPing, framedPing]) rounds.set(rowKey(list[0]!), list);
+  const rows = [...rounds.values()].map(combineRounds);
+  addRatios(rows, rounds);
+  const [, stream, , ping] = rows;
+  assert.ok(Math.abs(stream!.ratio_to_raw! - 137.5 / 150) < 1e-12, "the ratio of the medians");
+  assert.equal(stream!.ratio_min, 0.9, "180 / 200 in round 2");
+  assert.equal(stream!.ratio_max, 0.95, "95 / 100 in round 1");
+  assert.equal(ping!.ratio_min, 1, "50 / 50 in round 2");
+  assert.equal(ping!.ratio_max, 1.2, "48 / 40 in round 1: lower is better, so this is the worst");
+  assert.deepEqual(ping!.round_ratios, [1.2, 1]);
+  assert.equal(rows[0]!.ratio_min, 1, "raw against itself");
+  const alone = [row({}), row({ strategy: "length-prefix", frames_per_s: 500 })];
+  addRatios(alone);
+  assert.equal(alone[1]!.ratio_min, 0.5, "without its rounds a row is its own single round");
+  assert.equal(alone[1]!.ratio_max, 0.5);
+});
+
+test("judge() calls a target within noise when the rounds' range crosses the threshold", () => {
+  assert.deepEqual(judge(0.97, { min: 0.96, max: 0.99 }, "≥", 0.95), {
+    met: true,
+    verdict: "met",
+  });
+  assert.deepEqual(judge(0.9, { min: 0.85, max: 0.94 }, "≥", 0.95), {
+    met: false,
+    verdict: "missed",
+  });
+  assert.deepEqual(judge(0.97, { min: 0.9, max: 0.99 }, "≥", 0.95), {
+    met: true,
+    verdict: "within noise",
+  });
+  assert.deepEqual(judge(0.93, { min: 0.9, max: 0.96 }, "≥", 0.95), {
+    met: false,
+    verdict: "within noise",
+  });
+  assert.deepEqual(judge(1.05, { min: 1.02, max: 1.12 }, "≤", 1.1), {
+    met: true,
+    verdict: "within noise",
+  });
+  assert.deepEqual(judge(1.2, { min: 1.15, max: 1.3 }, "≤", 1.1), {
+    met: false,
+    verdict: "missed",
+  });
+  assert.deepEqual(judge(0.95, { min: null, max: null }, "≥", 0.95), {
+    met: true,
+    verdict: "met",
+  }, "exactly the threshold meets it; no range, no noise");
+});
+
+test("verdictRange() reads every round, or without the highest and lowest from four rounds on", () => {
+  assert.deepEqual(verdictRange([0.9, 0.99], 0.95), [0.9, 0.99]);
+  assert.deepEqual(verdictRange([0.9, 0.99, 0.97], 0.97), [0.9, 0.99]);
+  assert.deepEqual(verdictRange([0.97, 0.8, 0.96, 1.2, 0.98], 0.97), [0.96, 0.98]);
+  assert.deepEqual(verdictRange([0.96, 0.98], 0.9), [0.9, 0.98], "the ratio itself is inside");
+  assert.deepEqual(verdictRange([], 1.5), [1.5, 1.5]);
+  // Two rounds called it within noise; three extra rounds settle it.
+  const twoRounds = verdictRange([0.8, 0.97], 0.885);
+  assert.equal(
+    judge(0.885, { min: twoRounds[0], max: twoRounds[1] }, "≥", 0.95).verdict,
+    "within noise",
+  );
+  const fiveRounds = verdictRange([0.8, 0.97, 0.96, 0.98, 0.99], 0.97);
+  assert.equal(judge(0.97, { min: fiveRounds[0], max: fiveRounds[1] }, "≥", 0.95).verdict, "met");
+  const r = report([
+    row({ payload: 65536 }),
+    row({
+      payload: 65536,
+      strategy: "length-prefix",
+      receive: "callback",
+      ratio_to_raw: 0.97,
+      ratio_min: 0.8,
+      ratio_max: 0.99,
+      round_ratios: [0.8, 0.97, 0.96, 0.98, 0.99],
+    }),
+  ]);
+  r.targets = evaluateTargets(r);
+  assert.deepEqual(
+    [r.targets[0]!.min, r.targets[0]!.max, r.targets[0]!.rounds, r.targets[0]!.verdict],
+    [0.96, 0.98, 5, "met"],
+  );
+  assert.match(
+    markdownReport(r),
+    /\| 0\.97 \(0\.96–0\.98, middle 3 of 5 rounds\) \| ≥ 0\.95 × raw \| met \|/,
+  );
+});
+
+test("evaluateTargets() gives each target its rounds' range and a verdict, within noise included", () => {
+  const big = { payload: 65536, mode: "stream" as const };
+  const r = report([
+    row({ ...big, strategy: "raw", frames_per_s: 100 }),
+    row({
+      ...big,
+      strategy: "length-prefix",
+      receive: "callback",
+      frames_per_s: 96,
+      ratio_to_raw: 0.96,
+      ratio_min: 0.9,
+      ratio_max: 0.99,
+      round_ratios: [0.9, 0.99],
+    }),
+    row({
+      ...big,
+      strategy: "length-prefix",
+      receive: "callback",
+      send: "write-with",
+      frames_per_s: 99,
+      ratio_to_raw: 0.99,
+      ratio_min: 0.97,
+      ratio_max: 1.01,
+      round_ratios: [0.97, 1.01],
+    }),
+    row({
+      strategy: "length-prefix",
+      receive: "for-await",
+      frames_per_s: 2.5e6,
+      min: 2.4e6,
+      max: 2.7e6,
+      round_frames_per_s: [2.4e6, 2.7e6],
+    }),
+    row({ runtime: "node", api: "node", strategy: "length-prefix", receive: "for-await" }),
+  ]);
+  const targets = evaluateTargets(r);
+  const byName = (name: string) => targets.find((t) => t.name === name);
+  assert.deepEqual(byName("deno native: 64 KiB length-prefix stream vs raw"), {
+    name: "deno native: 64 KiB length-prefix stream vs raw",
+    value: 0.96,
+    min: 0.9,
+    max: 0.99,
+    rounds: 2,
+    goal: "≥ 0.95 × raw",
+    met: true,
+    verdict: "within noise",
+  });
+  const writeWith = byName("deno native: 64 KiB length-prefix stream sent with writeWith vs raw")!;
+  assert.equal(writeWith.verdict, "met");
+  assert.equal(writeWith.value, 0.99, "the writeWith row, not the write() row");
+  const forAwait = byName("deno native: 64 B frames pipelined, for await")!;
+  assert.deepEqual([forAwait.goal, forAwait.met, forAwait.verdict], [
+    "≥ 3 M frames/s",
+    false,
+    "missed",
+  ]);
+  assert.equal(
+    targets.filter((t) => t.name.includes("for await")).length,
+    1,
+    "judged on Deno and Bun native only",
+  );
+  const rss = targets.find((t) => t.name.includes("peak RSS"))!;
+  assert.equal(rss.name, "deno native: peak RSS receiving 1024 MiB (bare receiver: 70.0 MiB)");
+  assert.deepEqual([rss.value, rss.met, rss.verdict], [60, true, "met"], "judged on framed");
+  assert.equal(targets.filter((t) => t.name.includes("peak RSS")).length, 1);
+  r.targets = targets;
+  const md = markdownReport(r);
+  assert.match(
+    md,
+    /\| deno native: 64 KiB length-prefix stream vs raw \| 0\.96 \(0\.90–0\.99\) \| ≥ 0\.95 × raw \| within noise \|/,
+  );
+  assert.match(
+    md,
+    /for await \| 2\.50 M \(2\.40 M–2\.70 M\) \| ≥ 3 M frames\/s \| \*\*missed\*\* \|/,
+  );
+  assert.match(
+    md,
+    /\| deno · native \| 1024 MiB \| 60\.0 \| 70\.0 \|/,
+    "framed and bare side by side",
+  );
+  assert.deepEqual(schemaProblems(r), []);
+});
+
+test("cellsNearThresholds() picks the cells within noise of a target, with the raw cell they divide by", () => {
+  const big = { payload: 65536, mode: "stream" as const };
+  const r = report([
+    row({ ...big, strategy: "raw" }),
+    row({
+      ...big,
+      strategy: "length-prefix",
+      receive: "callback",
+      ratio_to_raw: 0.96,
+      ratio_min: 0.9,
+      ratio_max: 0.99,
+      round_ratios: [0.9, 0.99],
+    }),
+    row({
+      ...big,
+      strategy: "length-prefix",
+      receive: "callback",
+      send: "write-with",
+      ratio_to_raw: 0.94,
+      ratio_min: 0.93,
+      ratio_max: 0.96,
+      round_ratios: [0.93, 0.96],
+    }),
+    row({ api: "node", ...big, strategy: "raw" }),
+    row({
+      api: "node",
+      ...big,
+      strategy: "length-prefix",
+      receive: "callback",
+      ratio_to_raw: 0.5,
+      ratio_min: 0.4,
+      ratio_max: 0.6,
+      round_ratios: [0.4, 0.6],
+    }),
+    row({
+      strategy: "length-prefix",
+      receive: "callback",
+      frames_per_s: 7e6,
+      min: 6e6,
+      max: 8e6,
+      round_frames_per_s: [6e6, 8e6],
+    }),
+  ]);
+  const near = cellsNearThresholds(r);
+  assert.deepEqual([...near.keys()], ["deno|native"], "node:net's 0.5 is plainly missed");
+  assert.deepEqual(near.get("deno|native"), [
+    { strategy: "raw", mode: "stream", payload: 65536 },
+    { strategy: "length-prefix", mode: "stream", payload: 65536, receive: "callback" },
+    {
+      strategy: "length-prefix",
+      mode: "stream",
+      payload: 65536,
+      receive: "callback",
+      send: "write-with",
+    },
+    { strategy: "length-prefix", mode: "stream", payload: 64, receive: "callback" },
+  ], "the raw 64 KiB cell once for both ratios; no raw cell for a frames/s goal");
+});
+
+test("chooseExtraRounds() gives up to 3 extra rounds, only as many as the time left pays for", () => {
+  const group = { cells: 4, secondsPerCell: 0.5, startupSeconds: 1 };
+  assert.equal(chooseExtraRounds([], 100), 0, "nothing near a threshold");
+  assert.equal(chooseExtraRounds([{ ...group, cells: 0 }], 100), 0);
+  assert.equal(chooseExtraRounds([group], 100), 3, "never more than 3");
+  assert.equal(chooseExtraRounds([group], 100, 5), 5);
+  assert.equal(chooseExtraRounds([group, group], 10), 2, "2 × (1 + 2 × 2) = 10 s fits; 3 does not");
+  assert.equal(chooseExtraRounds([group], 2.9), 0, "1 + 4 × 0.5 = 3 s is over");
+  assert.equal(chooseExtraRounds([group], -5), 0, "over budget already");
+});
+
+test("runTitle() and isFiltered() name a filtered run by what it ran", () => {
+  assert.equal(isFiltered({}), false);
+  assert.equal(runTitle("quick", {}), "quick suite");
+  assert.equal(runTitle("full", {}), "full suite");
+  const filters = { runtime: "bun", api: "native", strategy: "raw,length-prefix", payload: "64" };
+  assert.equal(isFiltered(filters), true);
+  assert.equal(
+    runTitle("quick", filters),
+    "quick suite, filtered: runtime bun · api native · strategy raw, length-prefix · payload 64",
+  );
+  assert.equal(isFiltered({ transport: "tls" }), true);
+  assert.equal(runTitle("quick", { transport: "tls" }), "quick suite, filtered: transport tls");
+});
+
+test("outputBase() writes to the ignored latest.* unless --out or --save says otherwise", () => {
+  const whole = { suite: "quick" as const, filtered: false, save: false };
+  assert.deepEqual(outputBase(whole), { base: "bench/results/latest" });
+  assert.deepEqual(outputBase({ ...whole, save: true }), { base: "bench/results/quick" });
+  assert.deepEqual(outputBase({ ...whole, suite: "full", save: true }), {
+    base: "bench/results/full",
+  });
+  assert.deepEqual(outputBase({ ...whole, out: "/tmp/x" }), { base: "/tmp/x" });
+  assert.deepEqual(outputBase({ ...whole, filtered: true, out: "/tmp/x" }), { base: "/tmp/x" });
+  assert.deepEqual(outputBase({ ...whole, filtered: true }), { base: "bench/results/latest" });
+  const refused = outputBase({ ...whole, filtered: true, save: true });
+  assert.ok("error" in refused && /filtered/.test(refused.error), JSON.stringify(refused));
+  const both = outputBase({ ...whole, save: true, out: "/tmp/x" });
+  assert.ok("error" in both, "--save and --out together are refused");
+});
+
+test("Progress prints plain lines off a terminal and never shows its total while steps remain", () => {
+  let text = "";
+  const progress = new Progress((t) => (text += t), false);
+  progress.plan(3);
+  progress.start("first");
+  progress.step();
+  progress.start("second");
+  progress.step();
+  progress.plan(2); // extra rounds, planned before they start
+  progress.start("third");
+  progress.step();
+  progress.start("fourth");
+  progress.note("a client failed");
+  progress.step(5); // a crashed client's cells are given up, never past the total
+  progress.finish();
+  assert.equal(
+    text,
+    "[0/3] first\n[1/3] second\n[2/5] third\n[3/5] fourth\na client failed\n",
+  );
+  assert.ok(!text.includes("\r") && !text.includes("\x1b"), "no carriage return, no escape codes");
+  assert.equal(progress.done, progress.total);
+  let tty = "";
+  const terminal = new Progress((t) => (tty += t), true);
+  terminal.plan(1);
+  terminal.start("only");
+  terminal.step();
+  terminal.finish();
+  assert.equal(tty, "\r\x1b[2K[0/1] only\r\x1b[2K", "a terminal gets one line, rewritten");
+});
+
+test("onCore() pins a command with taskset, or leaves it alone", () => {
+  assert.deepEqual(onCore(["bun", ["x.ts"]], 1), ["taskset", ["-c", "1", "bun", "x.ts"]]);
+  assert.deepEqual(onCore(["bun", ["x.ts"]], undefined), ["bun", ["x.ts"]]);
+});
+
+test("schemaProblems() checks what framed-bench/4 adds", () => {
+  assert.equal(SCHEMA, "framed-bench/4");
+  assert.ok(schemaProblems({ ...report([]), schema: "framed-bench/3" }).length > 0, "old schema");
+  const bad = report([
+    row({ send: "writev" as ResultRow["send"] }),
+    row({ frames_per_s: 1000, min: 1100, max: 1200 }),
+    row({ ratio_to_raw: 0.9, ratio_min: 0.95, ratio_max: 1 }),
+    row({ rounds: undefined as unknown as number }),
+    row({ round_frames_per_s: [] }),
+    row({ round_ratios: [1, NaN] }),
+  ]);
+  bad.rss_checks[0]!.receiver = "naked" as "bare";
+  bad.targets = [{
+    name: "x",
+    value: 1,
+    min: null,
+    max: null,
+    rounds: null,
+    goal: "≥ 1",
+    met: true,
+    verdict: "close" as "met",
+  }];
+  delete (bad.machine as Partial<Report["machine"]>).pinned;
+  delete (bad as Partial<Report>).title;
+  const problems = schemaProblems(bad);
+  for (
+    const expected of [
+      "results[0].send is writev",
+      "results[1]: frames_per_s must lie within min and max",
+      "results[2]: ratio_to_raw must lie within ratio_min and ratio_max",
+      "results[3].rounds must be number",
+      "results[4].round_frames_per_s must be number[]",
+      "results[5].round_ratios must be number[]|null",
+      "rss_checks[0].receiver is naked",
+      'targets[0].verdict is "close"',
+      "machine must have cpu (string), cores (number) and pinned (boolean)",
+      "title must be a string",
+    ]
+  ) {
+    assert.ok(problems.some((p) => p.includes(expected)), `${expected}: ${problems.join("; ")}`);
+  }
+});
+
+test("the chart has the headline panel, a whisker on every bar, the cost panel and a legend", () => {
+  const both = { frames_per_s: 1e6, min: 0.8e6, max: 1.3e6 };
+  const r = report([
+    row({ strategy: "raw", frames_per_s: 3e7, min: 2.9e7, max: 3.1e7 }),
+    row({ strategy: "length-prefix", receive: "callback", ...both }),
+    row({ strategy: "length-prefix", receive: "for-await", ...both }),
+    row({ strategy: "length-prefix", receive: "stream", ...both }),
+    row({ runtime: "python", api: "asyncio", strategy: "length-prefix", ...both }),
+    row({ strategy: "raw", mode: "ping-pong", rtt_p50_us: 30, frames_per_s: 1e6 / 30 }),
+    row({
+      strategy: "length-prefix",
+      mode: "ping-pong",
+      rtt_p50_us: 40,
+      frames_per_s: 25_000,
+      min: 20_000,
+      max: 26_000,
+    }),
+    row({
+      strategy: "ack-handshake",
+      mode: "ping-pong",
+      rtt_p50_us: 80,
+      frames_per_s: 12_500,
+      min: 12_000,
+      max: 13_000,
+    }),
+    row({ strategy: "sleep", sleep_ms: 1, frames_per_s: 900 }),
+  ]);
+  const svg = svgChart(r);
+  assert.match(svg, /64 B frames per second/);
+  for (const receive of ["callback", "for-await", "stream"]) {
+    assert.match(svg, new RegExp(`deno native · length-prefix \\(${receive}\\)`));
+  }
+  assert.match(svg, /python asyncio · length-prefix/, "the peer in the headline");
+  assert.match(svg, /What each strategy costs per message/);
+  assert.match(svg, /ack handshake, request\/reply \(2 round trips\)/);
+  assert.match(svg, /sleep 1 ms/);
+  assert.match(
+    svg,
+    /&quot;deno node&quot; is node:net inside Deno|"deno node" is node:net inside Deno/,
+  );
+  assert.match(svg, /Whiskers: the lowest to the highest round/);
+  const bars = svg.match(/<rect x="\d+(\.\d+)?" y=/g)!.length;
+  const whiskers = svg.match(/<path d="M[^"]*" stroke="#222"/g)!.length;
+  assert.equal(whiskers, bars, "a whisker on every bar");
+  // The headline's axis ends at the highest framed or peer figure (1.3 M): raw runs off it.
+  assert.match(svg, /30\.00 M frames\/s \(off scale\)/);
+  assert.doesNotMatch(svg, /1\.00 M frames\/s \(off scale\)/);
+  const forAwait = svg.slice(svg.indexOf("length-prefix (for-await)"));
+  const [, lo, hi] = /<path d="M([\d.]+) [\d.]+H([\d.]+)/.exec(forAwait)!;
+  assert.deepEqual([Number(lo), Number(hi)], [
+    Number((360 + (0.8e6 / 1.3e6) * 420).toFixed(1)),
+    360 + 420,
+  ], "for await's whisker: 0.8 M to 1.3 M, the end of a 420 px axis");
+  const md = markdownReport(r);
+  assert.match(md, /\| deno · native \| 64 B \| 12\.5 k ±[0-9]+ % \| 80\.0 ±[0-9]+ % \|/);
+  assert.match(md, /\| 2\.00 \| 1 \|$/m, "the ack handshake: 2.00 × length-prefix's round trip");
+  assert.match(md, /## What each strategy costs per message/);
+});
+
 // ── Plumbing: real sockets, this runtime ───────────────────────────────────────────────────────
 
 const runtime = detectRuntime();
@@ -484,4 +1010,49 @@ test(`a tiny cell of each kind over TLS and a unix socket runs end to end in ${r
   assert.equal(sessions.length, 1, "the first raw TLS connection reports its session");
   const problems = schemaProblems({ ...report(rows), idle_checks: [] });
   assert.deepEqual(problems, []);
+});
+
+test(`the ack handshake, a writeWith stream and both memory checks run end to end over TCP in ${runtime}`, async () => {
+  const api = SOCKET_APIS[0]!;
+  const volume = 2 * 1024 * 1024;
+  // 64 KiB messages: a round trip over 65 µs, so mitata times them one by one.
+  const cells: Cell[] = [
+    { strategy: "ack-handshake", mode: "ping-pong", payload: 65536 },
+    { strategy: "length-prefix", mode: "ping-pong", payload: 65536 },
+    {
+      strategy: "length-prefix",
+      mode: "stream",
+      payload: 4096,
+      receive: "callback",
+      send: "write-with",
+    },
+    { strategy: "length-prefix", mode: "stream", payload: 65536, receive: "callback", volume },
+    { strategy: "raw", mode: "stream", payload: 65536, volume },
+  ];
+  const events: Record<string, unknown>[] = [];
+  const code = await runCells(
+    runtime,
+    api,
+    cells,
+    // The ack cell waits for the server's reply: without one, the client never ends and is killed.
+    { measureMs: 5, sleepMessages: 1, timeoutMs: 30_000 },
+    {},
+    (event) => events.push(event),
+  );
+  assert.equal(code, 0, "the client exits 0");
+  const rows = events.filter((e) => e.type === "result").map((e) => e.row as ResultRow);
+  assert.deepEqual(rows.map((r) => [r.strategy, r.mode, r.send]), [
+    ["ack-handshake", "ping-pong", null],
+    ["length-prefix", "ping-pong", "write"],
+    ["length-prefix", "stream", "write-with"],
+  ]);
+  for (const r of rows) {
+    assert.ok(r.frames_per_s > 0 && r.min === r.frames_per_s && r.max === r.frames_per_s);
+    assert.equal(r.rounds, 1);
+  }
+  assert.ok(rows[0]!.rtt_p50_us! > 0, "the ack handshake is timed as request/reply");
+  const rss = events.filter((e) => e.type === "rss");
+  assert.deepEqual(rss.map((e) => [e.receiver, e.bytes]), [["framed", volume], ["bare", volume]]);
+  for (const e of rss) assert.ok((e.peak_rss_mb as number) > 0);
+  assert.deepEqual(schemaProblems({ ...report(rows), idle_checks: [] }), []);
 });

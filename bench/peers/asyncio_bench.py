@@ -2,7 +2,10 @@
 struct, python3 from the machine, no packages. Same cells as the framed benchmark.
 
   asyncio_bench.py server                      prints "port N", serves until killed
-  asyncio_bench.py client PORT PAYLOADS SECONDS prints one JSON result row per cell
+  asyncio_bench.py client PORT PAYLOADS SECONDS [ROUNDS]
+                                               prints one JSON result row per cell: the median
+                                               of ROUNDS rounds (default 1) of SECONDS each,
+                                               interleaved, with the rounds' min and max
 """
 import asyncio
 import json
@@ -48,11 +51,13 @@ async def server():
 
 
 async def timed(iteration, seconds):
-    for _ in range(20):  # warm up
+    # A 64 B stream iteration (1 MiB of frames) takes about 50 ms here: the warm-up and the least
+    # samples are kept small enough for the quick suite.
+    for _ in range(5):  # warm up
         await iteration()
     samples = []
     deadline = time.perf_counter() + seconds
-    while time.perf_counter() < deadline or len(samples) < 20:
+    while time.perf_counter() < deadline or len(samples) < 10:
         start = time.perf_counter_ns()
         await iteration()
         samples.append(time.perf_counter_ns() - start)
@@ -82,22 +87,39 @@ async def run_cell(port, mode, payload, seconds):
 
     stats = await timed(stream if mode == "stream" else ping_pong, seconds)
     writer.close()
-    fps = per_batch / (stats["p50"] / 1e9)
+    return stats, per_batch
+
+
+def row(mode, payload, rounds):
+    """One result row from the rounds of one cell (a list of (stats, frames per iteration))."""
+    fps = [per_batch / (stats["p50"] / 1e9) for stats, per_batch in rounds]
+    p50 = statistics.median(stats["p50"] for stats, _ in rounds)
+    p99 = statistics.median(stats["p99"] for stats, _ in rounds)
+    middle = statistics.median(fps)
+    first = rounds[0][0]
     return {
         "runtime": "python", "api": "asyncio", "transport": "tcp", "strategy": "length-prefix",
-        "mode": mode, "payload": payload, "receive": None, "sleep_ms": None,
-        "frames_per_s": fps, "mb_per_s": fps * payload / 1e6,
-        "rtt_p50_us": stats["p50"] / 1e3 if mode == "ping-pong" else None,
-        "rtt_p99_us": stats["p99"] / 1e3 if mode == "ping-pong" else None,
-        "peak_rss_mb": None, "ratio_to_raw": None, "sticky_rate": None,
-        "spread": (stats["p75"] - stats["p25"]) / stats["p50"], "samples": stats["samples"],
+        "mode": mode, "payload": payload, "receive": None, "send": None, "sleep_ms": None,
+        "frames_per_s": middle, "min": min(fps), "max": max(fps), "mb_per_s": middle * payload / 1e6,
+        "rtt_p50_us": p50 / 1e3 if mode == "ping-pong" else None,
+        "rtt_p99_us": p99 / 1e3 if mode == "ping-pong" else None,
+        "peak_rss_mb": None, "ratio_to_raw": None, "ratio_min": None, "ratio_max": None,
+        "sticky_rate": None,
+        "spread": (max(fps) - min(fps)) / middle if len(rounds) > 1
+        else (first["p75"] - first["p25"]) / first["p50"],
+        "rounds": len(rounds), "round_frames_per_s": fps, "round_ratios": None,
+        "samples": sum(stats["samples"] for stats, _ in rounds),
     }
 
 
-async def client(port, payloads, seconds):
-    for payload in payloads:
-        for mode in ("stream", "ping-pong"):
-            print(json.dumps(await run_cell(port, mode, payload, seconds)), flush=True)
+async def client(port, payloads, seconds, rounds):
+    cells = [(mode, payload) for payload in payloads for mode in ("stream", "ping-pong")]
+    measured = {cell: [] for cell in cells}
+    for _ in range(rounds):  # rounds interleave the cells, as in the framed benchmark
+        for mode, payload in cells:
+            measured[(mode, payload)].append(await run_cell(port, mode, payload, seconds))
+    for mode, payload in cells:
+        print(json.dumps(row(mode, payload, measured[(mode, payload)])), flush=True)
 
 
 if __name__ == "__main__":
@@ -106,4 +128,5 @@ if __name__ == "__main__":
     elif sys.argv[1] == "version":
         print(platform.python_version())
     else:
-        asyncio.run(client(int(sys.argv[2]), [int(p) for p in sys.argv[3].split(",")], float(sys.argv[4])))
+        asyncio.run(client(int(sys.argv[2]), [int(p) for p in sys.argv[3].split(",")], float(sys.argv[4]),
+                           int(sys.argv[5]) if len(sys.argv) > 5 else 1))
