@@ -11,6 +11,8 @@ import {
   isLengthFormat,
   jsonHeader,
   type JsonHeaderFrame,
+  LENGTH_FORMATS,
+  type LengthFormat,
   lengthPrefix,
   pythonJsonDumps,
   type SocketApi,
@@ -57,6 +59,9 @@ export const FRAMING_OPTIONS = {
   framing: { type: "string" },
   "length-format": { type: "string", default: "u32be" },
   "max-frame": { type: "string" },
+  "length-offset": { type: "string" },
+  "length-adjustment": { type: "string" },
+  strip: { type: "string" },
   delimiter: { type: "string", default: "\\n" },
 } as const;
 
@@ -89,6 +94,17 @@ const LISTEN_PORT: IntegerSpec = {
 };
 const PEER_PORT: IntegerSpec = { min: 1, max: 65_535, unit: "TCP port" };
 const MAX_FRAME: IntegerSpec = { min: 0, max: Number.MAX_SAFE_INTEGER, unit: "bytes" };
+const LENGTH_OFFSET: IntegerSpec = {
+  min: 0,
+  max: Number.MAX_SAFE_INTEGER,
+  unit: "bytes before the length field",
+};
+const LENGTH_ADJUSTMENT: IntegerSpec = {
+  min: -Number.MAX_SAFE_INTEGER,
+  max: Number.MAX_SAFE_INTEGER,
+  unit: "bytes added to the length field's value",
+};
+const STRIP: IntegerSpec = { min: 0, max: Number.MAX_SAFE_INTEGER, unit: "bytes" };
 export const TIMEOUT: IntegerSpec = { ...EXEC_LIMITS.timeout, unit: "seconds" };
 export const MAX_OUTPUT: IntegerSpec = { ...EXEC_LIMITS.maxOutput, unit: "bytes" };
 export const MAX_CONCURRENT: IntegerSpec = { ...EXEC_LIMITS.maxConcurrent, unit: "commands" };
@@ -105,7 +121,8 @@ function integerFlag(
     if (fallback === undefined) throw new UsageError(`--${name} is required`);
     return fallback;
   }
-  const number = /^\d+$/.test(value) ? Number(value) : NaN;
+  // Only a range that goes below 0 takes a minus sign.
+  const number = (spec.min < 0 ? /^-?\d+$/ : /^\d+$/).test(value) ? Number(value) : NaN;
   if (!(Number.isSafeInteger(number) && number >= spec.min && number <= spec.max)) {
     throw new UsageError(
       `--${name} must be an integer from ${spec.min} to ${spec.max} (${spec.unit}), got ${
@@ -293,19 +310,63 @@ export type AnyFraming =
   | { kind: "bytes"; codec: Codec<Uint8Array> }
   | { kind: "json"; codec: Codec<JsonHeaderFrame> };
 
-/** The codec that `--framing`, `--length-format`, `--max-frame` and `--delimiter` describe. */
+/**
+ * The length-prefix codec of `--length-format`, `--max-frame`, `--length-offset`,
+ * `--length-adjustment` and `--strip`: a layout it cannot decode, or (since every command with
+ * framing flags also writes frames) encode, is a usage error.
+ */
+function lengthCodec(
+  values: { [K in keyof typeof FRAMING_OPTIONS]?: string },
+  format: LengthFormat,
+  maxFrame: number | undefined,
+): Codec<Uint8Array> {
+  const layout = {
+    lengthFieldOffset: optionalIntegerFlag("length-offset", values["length-offset"], LENGTH_OFFSET),
+    lengthAdjustment: optionalIntegerFlag(
+      "length-adjustment",
+      values["length-adjustment"],
+      LENGTH_ADJUSTMENT,
+    ),
+    stripBytes: optionalIntegerFlag("strip", values.strip, STRIP),
+  };
+  const flags = "--length-offset, --length-adjustment and --strip";
+  let codec: Codec<Uint8Array>;
+  try {
+    codec = lengthPrefix({ lengthFormat: format, maxFrameLength: maxFrame, ...layout });
+  } catch (error) {
+    if (!(error instanceof RangeError || error instanceof TypeError)) throw error;
+    throw new UsageError(`${flags} do not fit together: ${error.message}`);
+  }
+  try {
+    // The encoder refuses a layout it cannot write with a TypeError, before looking at the frame.
+    codec.encode(new Uint8Array(0));
+  } catch (error) {
+    if (error instanceof TypeError) {
+      throw new UsageError(`${flags}: frames are written too, but ${error.message}`);
+    }
+  }
+  return codec;
+}
+
+/** The codec that `--framing`, `--length-format`, `--max-frame`, `--delimiter` and the length-field flags describe. */
 export function framingFrom(
   values: { [K in keyof typeof FRAMING_OPTIONS]?: string },
 ): AnyFraming {
   const format = values["length-format"]!;
   if (!isLengthFormat(format)) throw new UsageError(`unknown --length-format ${format}`);
   const maxFrame = optionalIntegerFlag("max-frame", values["max-frame"], MAX_FRAME);
+  const layoutFlags = (["length-offset", "length-adjustment", "strip"] as const)
+    .filter((flag) => values[flag] !== undefined);
+  if (
+    layoutFlags.length > 0 && (values.framing === "delimiter" || values.framing === "json-header")
+  ) {
+    throw new UsageError(
+      `${layoutFlags.map((flag) => `--${flag}`).join(", ")} only go with --framing length`,
+    );
+  }
   switch (values.framing) {
     case "length":
-      return {
-        kind: "bytes",
-        codec: lengthPrefix({ lengthFormat: format, maxFrameLength: maxFrame }),
-      };
+      return { kind: "bytes", codec: lengthCodec(values, format, maxFrame) };
     case "delimiter":
       return {
         kind: "bytes",
@@ -353,13 +414,20 @@ export const FLAG_HELP = {
   framing: ["--framing", "length, delimiter or json-header (required)"],
   lengthFormat: [
     "--length-format",
-    "u8 u16be u16le u32be u32le i32be i32le u64be u64le varint (default u32be)",
+    `${LENGTH_FORMATS.join(" ")} (default u32be)`,
   ],
   maxFrame: [
     "--max-frame",
     `${range(MAX_FRAME)} (default ${DEFAULT_MAX_FRAME_LENGTH}; ` +
     `${DEFAULT_MAX_RECORD_LENGTH} for delimiter)`,
   ],
+  lengthOffset: ["--length-offset", `${range(LENGTH_OFFSET)} (default 0)`],
+  lengthAdjustment: [
+    "--length-adjustment",
+    `${range(LENGTH_ADJUSTMENT)} to give the bytes after it (default 0; ` +
+    `a negative one as --length-adjustment=-N)`,
+  ],
+  strip: ["--strip", `${range(STRIP)} cut from each frame's start (default: the whole header)`],
   delimiter: ["--delimiter", "the record end; escapes \\n \\r \\t \\0 \\\\ \\xHH (default \\n)"],
   token: ["--token", "the shared secret; never empty or whitespace"],
   timeout: [
@@ -414,6 +482,9 @@ export const INTEGER_FLAGS_HELP: readonly FlagHelp[] = [
     `${PEER_PORT.min}–${PEER_PORT.max} to connect`,
   ],
   FLAG_HELP.maxFrame,
+  FLAG_HELP.lengthOffset,
+  FLAG_HELP.lengthAdjustment,
+  FLAG_HELP.strip,
   FLAG_HELP.timeout,
   FLAG_HELP.maxOutput,
   FLAG_HELP.maxConcurrent,
@@ -422,7 +493,7 @@ export const INTEGER_FLAGS_HELP: readonly FlagHelp[] = [
 
 /** Flags one per line, their explanations aligned. */
 export function flagLines(flags: readonly FlagHelp[]): string {
-  return flags.map(([flag, text]) => `  ${flag.padEnd(16)}  ${text}`).join("\n");
+  return flags.map(([flag, text]) => `  ${flag.padEnd(19)}  ${text}`).join("\n");
 }
 
 /** A command's help: its synopsis, what it does, then each flag with its unit and default. */

@@ -16,6 +16,7 @@ import { serveUntilSignal } from "./_serve_until_signal.ts";
 
 export const help: string = commandHelp(
   "echo --framing length|delimiter|json-header [--length-format FMT] [--max-frame BYTES]\n" +
+    "                   [--length-offset N] [--length-adjustment N] [--strip N]\n" +
     "                   [--delimiter STR] [--api native|node]\n" +
     `                   ${LISTEN_SYNOPSIS}`,
   "Prints `listening on HOST:PORT` (`listening on HOST:PORT (TLS)` with --tls-cert and --tls-key,\n" +
@@ -27,6 +28,9 @@ export const help: string = commandHelp(
     FLAG_HELP.framing,
     FLAG_HELP.lengthFormat,
     FLAG_HELP.maxFrame,
+    FLAG_HELP.lengthOffset,
+    FLAG_HELP.lengthAdjustment,
+    FLAG_HELP.strip,
     FLAG_HELP.delimiter,
     ...LISTEN_FLAGS_HELP,
     FLAG_HELP.api,

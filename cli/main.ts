@@ -42,7 +42,7 @@
  * @module
  */
 
-import { flagLines, INTEGER_FLAGS_HELP, UsageError } from "./_flags.ts";
+import { FLAG_HELP, flagLines, INTEGER_FLAGS_HELP, UsageError } from "./_flags.ts";
 import { stickyDemo, udpDemo } from "./demos.ts";
 import * as echo from "./echo.ts";
 import * as exec from "./exec.ts";
@@ -100,7 +100,7 @@ ${flagLines(INTEGER_FLAGS_HELP)}
 --token: never empty or whitespace. exec-server off loopback needs --token and TLS: TLS with a
   token is the supported way to expose it beyond this machine.
 --dir: must be an existing directory.
-length formats: u8 u16be u16le u32be u32le i32be i32le u64be u64le varint (default u32be)
+length formats: ${FLAG_HELP.lengthFormat[1]}
 delimiter escapes: \\n \\r \\t \\0 \\\\ \\xHH (default \\n)`;
 
 /** Whether `args` ask for help (before a `--`, after which everything belongs to the command). */

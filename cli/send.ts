@@ -17,7 +17,8 @@ import {
 
 export const help: string = commandHelp(
   "send --framing length|delimiter|json-header [--length-format FMT] [--delimiter STR]\n" +
-    "                   [--max-frame BYTES] [--api native|node]\n" +
+    "                   [--max-frame BYTES] [--length-offset N] [--length-adjustment N]\n" +
+    "                   [--strip N] [--api native|node]\n" +
     `                   ${PEER_SYNOPSIS} MESSAGE…`,
   'Writes every MESSAGE as one frame (for json-header the header is {"data_size": n}, serialized\n' +
     "like Python's json.dumps), all before reading any reply, then prints one reply body per line.\n" +
@@ -28,6 +29,9 @@ export const help: string = commandHelp(
     FLAG_HELP.lengthFormat,
     FLAG_HELP.delimiter,
     FLAG_HELP.maxFrame,
+    FLAG_HELP.lengthOffset,
+    FLAG_HELP.lengthAdjustment,
+    FLAG_HELP.strip,
     ...PEER_FLAGS_HELP,
     FLAG_HELP.api,
   ],

@@ -27,6 +27,10 @@ function fastReader(spec: FixedLengthSpec, maxLength: number): FastRead | null {
   if (width === 1) raw = (b, o) => b[o]!;
   else if (width === 2) {
     raw = littleEndian ? (b, o) => b[o]! | (b[o + 1]! << 8) : (b, o) => (b[o]! << 8) | b[o + 1]!;
+  } else if (width === 3) {
+    raw = littleEndian
+      ? (b, o) => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16)
+      : (b, o) => (b[o]! << 16) | (b[o + 1]! << 8) | b[o + 2]!;
   } else if (width === 4) {
     // A signed 32-bit result: negative exactly when the top bit is set.
     raw = littleEndian

@@ -131,11 +131,18 @@ export class IncompleteFrameError extends FramedError {
 }
 
 /** Why a length header was refused. */
-export type InvalidLengthReason = "negative" | "unsafe-integer" | "varint-too-long";
+export type InvalidLengthReason =
+  | "negative"
+  | "unsafe-integer"
+  | "varint-too-long"
+  | "negative-after-adjustment"
+  | "shorter-than-strip";
 
 /**
  * A length header that can never be valid: a negative signed length, a 64-bit length above
- * `Number.MAX_SAFE_INTEGER` (2^53 - 1), or a varint longer than 10 bytes.
+ * `Number.MAX_SAFE_INTEGER` (2^53 - 1), a varint longer than 10 bytes, or (with the
+ * `lengthAdjustment` and `stripBytes` options of `lengthPrefix()`) a length that leaves a negative
+ * number of bytes after the field, or a frame shorter than the bytes to strip.
  *
  * @example
  * ```ts
@@ -155,14 +162,20 @@ export class InvalidLengthError extends FramedError {
    * Creates the error.
    *
    * @param reason Which rule the header broke.
-   * @param value The decoded value, or for `"varint-too-long"` the number of bytes seen.
+   * @param value The decoded value; for `"varint-too-long"` the number of bytes seen; for
+   * `"negative-after-adjustment"` the value plus the adjustment; for `"shorter-than-strip"` the
+   * frame's size on the wire.
    */
   constructor(reason: InvalidLengthReason, value: number) {
     const detail = reason === "negative"
       ? `negative length ${value}`
       : reason === "unsafe-integer"
       ? `length ${value} is above 2^53 - 1`
-      : `varint length header longer than ${value} bytes`;
+      : reason === "varint-too-long"
+      ? `varint length header longer than ${value} bytes`
+      : reason === "negative-after-adjustment"
+      ? `the length plus lengthAdjustment is ${value}, a negative number of bytes after the field`
+      : `a frame of ${value} bytes is shorter than stripBytes`;
     super("INVALID_LENGTH", `invalid length header: ${detail}`);
     this.reason = reason;
     this.value = value;

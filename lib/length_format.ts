@@ -9,13 +9,16 @@ import { FrameTooLargeError, InvalidLengthError } from "./errors.ts";
 
 /**
  * How a length is written on the wire. Fixed formats match Python's `struct` exactly
- * (`u32be` is `">I"`, `i32le` is `"<i"`, the seed's `struct.pack('i', n)` on x86); `varint` is
- * unsigned LEB128 as in protobuf.
+ * (`u32be` is `">I"`, `i32le` is `"<i"`, the seed's `struct.pack('i', n)` on x86); `u24be` and
+ * `u24le` (HTTP/2's and TLS's 3-byte lengths, Netty's `lengthFieldLength` 3) are Python's
+ * `n.to_bytes(3, "big")` and `n.to_bytes(3, "little")`; `varint` is unsigned LEB128 as in protobuf.
  */
 export type LengthFormat =
   | "u8"
   | "u16be"
   | "u16le"
+  | "u24be"
+  | "u24le"
   | "u32be"
   | "u32le"
   | "i32be"
@@ -27,7 +30,7 @@ export type LengthFormat =
 /** The shape of one fixed-width length format. */
 export interface FixedLengthSpec {
   /** Header width in bytes. */
-  readonly width: 1 | 2 | 4 | 8;
+  readonly width: 1 | 2 | 3 | 4 | 8;
   /** Byte order. */
   readonly littleEndian: boolean;
   /** Whether the field is two's-complement signed (negative values are refused). */
@@ -51,6 +54,8 @@ export const FIXED_LENGTH_FORMATS: Readonly<
   u8: { width: 1, littleEndian: false, signed: false },
   u16be: { width: 2, littleEndian: false, signed: false },
   u16le: { width: 2, littleEndian: true, signed: false },
+  u24be: { width: 3, littleEndian: false, signed: false },
+  u24le: { width: 3, littleEndian: true, signed: false },
   u32be: { width: 4, littleEndian: false, signed: false },
   u32le: { width: 4, littleEndian: true, signed: false },
   i32be: { width: 4, littleEndian: false, signed: true },
@@ -104,7 +109,7 @@ export function isLengthFormat(value: string): value is LengthFormat {
 }
 
 /**
- * The largest length a format can carry: 255 for `u8`, 2^31 - 1 for `i32*`, and 2^53 - 1 for
+ * The largest length a format can carry: 255 for `u8`, 2^24 - 1 for `u24*`, 2^31 - 1 for `i32*`, and 2^53 - 1 for
  * `u64*` and `varint`, because JavaScript numbers are exact only up to there.
  *
  * @param format A length format.

@@ -3,14 +3,22 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import { runCli } from "./_process.ts";
+import { runCli, startCli, stopCli } from "./_process.ts";
+import { RawPeer } from "./_raw_peer.ts";
 import { tlsFixtures } from "./_tls_fixtures.ts";
 
 /** What each command needs besides the flag under test, so that only that flag can be wrong. */
 const COMMANDS: Record<string, { base: string[]; flags: string[] }> = {
-  echo: { base: ["echo", "--framing", "length"], flags: ["port", "max-frame"] },
-  send: { base: ["send", "--framing", "length", "--port", "9"], flags: ["port", "max-frame"] },
+  echo: {
+    base: ["echo", "--framing", "length"],
+    flags: ["port", "max-frame", "length-offset", "strip"],
+  },
+  send: {
+    base: ["send", "--framing", "length", "--port", "9"],
+    flags: ["port", "max-frame", "length-offset", "strip"],
+  },
   "exec-server": {
     base: ["exec-server"],
     flags: ["port", "timeout", "max-output", "max-concurrent"],
@@ -26,6 +34,8 @@ const ALWAYS_BAD = ["", "abc", "10s", "-1", "1.5", "1e3", "0x10", "9999999999999
 const OUT_OF_RANGE: Record<string, string[]> = {
   port: ["65536"],
   "max-frame": [],
+  "length-offset": ["9007199254740992"],
+  strip: ["9007199254740992"],
   timeout: ["0", "86401"],
   "max-output": ["268435457"],
   "max-concurrent": ["0", "1025"],
@@ -81,6 +91,9 @@ test("--help states the unit and range of every numeric flag", { timeout: 30_000
     const line of [
       /--port +0–65535 to listen .*1–65535 to connect/,
       /--max-frame +0–9007199254740991 bytes/,
+      /--length-offset +0–9007199254740991 bytes before the length field/,
+      /--length-adjustment +-9007199254740991–9007199254740991 bytes added/,
+      /--strip +0–9007199254740991 bytes cut from each frame's start/,
       /--timeout +1–86400 seconds/,
       /--max-output +0–268435456 bytes/,
       /--max-concurrent +1–1024 commands/,
@@ -90,6 +103,158 @@ test("--help states the unit and range of every numeric flag", { timeout: 30_000
     assert.match(help.stdout, line);
   }
 });
+
+test(
+  "--length-adjustment takes a negative integer, and refuses anything else naming the flag",
+  { timeout: 120_000 },
+  async () => {
+    const failures: string[] = [];
+    const bad = [
+      "",
+      "abc",
+      "1.5",
+      "-1.5",
+      "1e3",
+      "0x10",
+      "--1",
+      "9007199254740992",
+      "-9007199254740992",
+    ];
+    for (const command of ["echo", "send"]) {
+      for (const value of bad) {
+        const base = COMMANDS[command]!.base;
+        const result = await runCli(
+          [base[0]!, `--length-adjustment=${value}`, ...base.slice(1)],
+          15_000,
+        );
+        const named = new RegExp(
+          `^framed ${command}: --length-adjustment must be an integer from -9007199254740991 to`,
+        );
+        if (result.code !== 2 || !named.test(result.stderr)) {
+          failures.push(
+            `${command} ${JSON.stringify(value)}: exit ${result.code}, ${
+              result.stderr.split("\n")[0]
+            }`,
+          );
+        }
+      }
+    }
+    assert.deepEqual(failures, []);
+  },
+);
+
+test(
+  "length-field flags that do not fit together, or the framing, are usage errors (exit 2)",
+  { timeout: 120_000 },
+  async () => {
+    const cases: [string[], RegExp][] = [
+      // Netty's "HDR1 stripped" layout decodes, but echo and send write frames too.
+      [
+        ["--framing", "length", "--length-offset", "1", "--strip", "3"],
+        /cannot encode: the first 1 bytes before the length field are stripped/,
+      ],
+      [
+        ["--framing", "length", "--length-offset", "1"],
+        /cannot encode: the 1 bytes before the length field are stripped/,
+      ],
+      [
+        ["--framing", "length", "--length-format", "u16be", "--strip", "3"],
+        /cannot encode: the 1 bytes after the length field are stripped/,
+      ],
+      [
+        [
+          "--framing",
+          "length",
+          "--length-format",
+          "varint",
+          "--length-offset",
+          "1",
+          "--strip",
+          "2",
+        ],
+        /do not fit together: .*varint/,
+      ],
+      [
+        ["--framing", "length", "--length-adjustment", "20", "--max-frame", "10"],
+        /do not fit together: .*every frame would be too large/,
+      ],
+      [["--framing", "delimiter", "--strip", "1"], /--strip only go with --framing length/],
+      [
+        ["--framing", "json-header", "--length-offset", "2", "--length-adjustment=-1"],
+        /--length-offset, --length-adjustment only go with --framing length/,
+      ],
+    ];
+    const failures: string[] = [];
+    for (const command of ["echo", "send"]) {
+      for (const [flags, message] of cases) {
+        const args = command === "echo"
+          ? ["echo", ...flags]
+          : ["send", ...flags, "--port", "9", "x"];
+        // Bounded: a command that wrongly starts is killed after 15 s and fails the check.
+        const result = await runCli(args, 15_000);
+        const first = result.stderr.split("\n")[0]!;
+        if (result.code !== 2 || !first.startsWith(`framed ${command}: `) || !message.test(first)) {
+          failures.push(`${args.join(" ")}: exit ${result.code}, ${first}`);
+        }
+      }
+    }
+    assert.deepEqual(failures, [], `${failures.length} failures`);
+  },
+);
+
+test(
+  "echo with length-field flags echoes a header-keeping protocol byte for byte, and closes only a bad peer",
+  { timeout: 120_000 },
+  async () => {
+    // [2-byte tag][u16 length of the whole message][payload], delivered and echoed whole.
+    const layout = ["--length-format", "u16be", "--length-offset", "2", "--length-adjustment=-4"];
+    const [echo, port] = await startCli(["echo", "--framing", "length", ...layout, "--strip", "0"]);
+    try {
+      const good = await RawPeer.connect(port);
+      const frame = Buffer.from("cafe0010" + Buffer.from("HELLO, WORLD").toString("hex"), "hex");
+      await good.send(frame.subarray(0, 3));
+      await good.send(frame.subarray(3));
+      assert.deepEqual(await good.read(frame.length), frame);
+      // A length of 1 cannot count its own 4-byte header: that peer alone is closed.
+      const bad = await RawPeer.connect(port);
+      await bad.send(Buffer.from("cafe0001", "hex"));
+      assert.equal(await bad.read(1), null);
+      await good.send(frame);
+      assert.deepEqual(await good.read(frame.length), frame, "the good peer is still served");
+      good.socket.destroy();
+      // send speaks the same flags: tokio's "length counts the head" layout, stripped.
+      const [echo2, port2] = await startCli([
+        "echo",
+        "--framing",
+        "length",
+        "--length-format",
+        "u16be",
+        "--length-adjustment=-2",
+      ]);
+      try {
+        const result = await runCli([
+          "send",
+          "--framing",
+          "length",
+          "--length-format",
+          "u16be",
+          "--length-adjustment=-2",
+          "--port",
+          String(port2),
+          "hello",
+          "",
+        ]);
+        assert.equal(result.code, 0, result.stderr);
+        assert.equal(result.stdout, "hello\n", "two replies, the second empty");
+      } finally {
+        await stopCli(echo2);
+      }
+    } finally {
+      await stopCli(echo);
+    }
+    assert.match(echo.stderr(), /negative number of bytes after the field/);
+  },
+);
 
 /** Every command, with what it needs besides `--api` (the demos need nothing). */
 const ALL_COMMANDS: Record<string, string[]> = {

@@ -14,11 +14,32 @@ import {
 import { fromHex, hex } from "./_helpers.ts";
 
 // Produced by Python 3.11: struct.pack(fmt, n).hex() for each format (">I" for u32be, "<i" for
-// i32le, ...), and protobuf-style LEB128 for varint.
+// i32le, ...), n.to_bytes(3, "big" / "little").hex() for u24be / u24le (struct has no 3-byte
+// integer), and protobuf-style LEB128 for varint.
 const PYTHON_STRUCT_VECTORS: Record<LengthFormat, [number, string][]> = {
   u8: [[0, "00"], [1, "01"], [5, "05"], [255, "ff"]],
   u16be: [[0, "0000"], [1, "0001"], [5, "0005"], [255, "00ff"], [256, "0100"], [65535, "ffff"]],
   u16le: [[0, "0000"], [1, "0100"], [5, "0500"], [255, "ff00"], [256, "0001"], [65535, "ffff"]],
+  u24be: [
+    [0, "000000"],
+    [1, "000001"],
+    [5, "000005"],
+    [255, "0000ff"],
+    [256, "000100"],
+    [65535, "00ffff"],
+    [65536, "010000"],
+    [16777215, "ffffff"],
+  ],
+  u24le: [
+    [0, "000000"],
+    [1, "010000"],
+    [5, "050000"],
+    [255, "ff0000"],
+    [256, "000100"],
+    [65535, "ffff00"],
+    [65536, "000001"],
+    [16777215, "ffffff"],
+  ],
   u32be: [
     [0, "00000000"],
     [1, "00000001"],

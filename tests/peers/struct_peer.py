@@ -31,7 +31,13 @@ def varint(n):
             return bytes(out)
 
 
+# struct has no 3-byte integer: u24be/u24le are int.to_bytes(3, ...).
+U24 = {"u24be": "big", "u24le": "little"}
+
+
 def pack_length(fmt, n):
+    if fmt in U24:
+        return n.to_bytes(3, U24[fmt])
     return varint(n) if fmt == "varint" else struct.pack(STRUCT[fmt], n)
 
 
@@ -54,6 +60,8 @@ def read_length(sock, fmt):
             shift += 7
             if byte < 0x80:
                 return value
+    if fmt in U24:
+        return int.from_bytes(recv_exact(sock, 3), U24[fmt])
     size = struct.calcsize(STRUCT[fmt])
     return struct.unpack(STRUCT[fmt], recv_exact(sock, size))[0]
 
