@@ -8,7 +8,10 @@ import {
   type ByteStream,
   type ByteStreamHandlers,
   ConnectionClosedError,
+  decodeAll,
+  delimiter,
   FramedConn,
+  FrameTooLargeError,
   FrameWriter,
   lengthPrefix,
   netAddress,
@@ -203,4 +206,52 @@ test("on a stream with writev, reading is held while writes are blocked and let 
   await writer.flush();
   assert.equal(stream.vectors.length, 1, "one writev");
   assert.deepEqual(changes, [true, false]);
+});
+
+test("writeWith() puts the body after its header, in order with write(), in one socket write", async () => {
+  const stream = new CountingStream();
+  const codec = lengthPrefix();
+  const conn = new FramedConn(stream, codec);
+  conn.write(pattern(3, 1));
+  conn.writeWith(5, (body) => body.set(pattern(5, 2)));
+  conn.writeWith(0, () => {});
+  conn.write(pattern(2, 3));
+  await conn.flush();
+  assert.equal(stream.writes.length, 1);
+  assert.deepEqual(decodeAll(codec, stream.writes[0]!), [
+    pattern(3, 1),
+    pattern(5, 2),
+    new Uint8Array(0),
+    pattern(2, 3),
+  ]);
+});
+
+test("writeWith() queues nothing when fill throws or the length is over the limit, and the connection goes on", async () => {
+  const stream = new CountingStream();
+  const codec = lengthPrefix({ maxFrameLength: 100 });
+  const conn = new FramedConn(stream, codec);
+  let called = false;
+  assert.throws(() => conn.writeWith(101, () => (called = true)), FrameTooLargeError);
+  assert.equal(called, false, "fill is not called for a length over the limit");
+  assert.throws(() => conn.writeWith(-1, () => {}), RangeError);
+  assert.throws(
+    () =>
+      conn.writeWith(10, (body) => {
+        body.fill(9, 0, 5);
+        throw new Error("the producer failed half-way");
+      }),
+    /half-way/,
+  );
+  conn.writeWith(4, (body) => body.set(pattern(4, 7)));
+  await conn.flush();
+  assert.deepEqual(
+    decodeAll(codec, stream.writes[0]!),
+    [pattern(4, 7)],
+    "no trace of the failed one",
+  );
+});
+
+test("writeWith() on a codec that must see the body first throws a TypeError", () => {
+  const conn = new FramedConn(new CountingStream(), delimiter());
+  assert.throws(() => conn.writeWith(3, (body) => body.fill(1)), TypeError);
 });
