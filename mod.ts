@@ -41,6 +41,7 @@ export * from "./lib/send.ts";
 export * from "./lib/byte_stream.ts";
 export * from "./lib/net_address.ts";
 export * from "./lib/tls.ts";
+export * from "./lib/proxy_protocol.ts";
 export * from "./lib/memory_stream.ts";
 export * from "./lib/frame_reader.ts";
 export * from "./lib/frame_writer.ts";

@@ -14,6 +14,7 @@ import {
   LENGTH_FORMATS,
   type LengthFormat,
   lengthPrefix,
+  type ProxyProtocolVersion,
   pythonJsonDumps,
   type SocketApi,
   type TcpConnectOptions,
@@ -147,6 +148,39 @@ export function optionalIntegerFlag(
 export function apiFrom(value: string | undefined): SocketApi {
   if (value === "native" || value === "node") return value;
   throw new UsageError(`--api must be native or node`);
+}
+
+// ── PROXY protocol ───────────────────────────────────────────────────────────────────────────────
+
+/** `--proxy-protocol v1|v2|any` and `--verbose`, for `echo`. */
+export const PROXY_OPTIONS = {
+  "proxy-protocol": { type: "string" },
+  verbose: { type: "boolean" },
+} as const;
+
+/** The help lines of {@linkcode PROXY_OPTIONS}. */
+export const PROXY_FLAGS_HELP: readonly FlagHelp[] = [
+  ["--proxy-protocol", "v1, v2 or any: every connection must begin with that PROXY header"],
+  ["--verbose", "print `connection from HOST:PORT` (the original client) per connection"],
+];
+
+/**
+ * `--proxy-protocol`: `undefined` when not given. It needs a TCP listener without TLS (the
+ * header would come before the TLS handshake, which framed does not read yet).
+ */
+export function proxyProtocolFrom(
+  value: string | undefined,
+  where: ListenEndpoint,
+): ProxyProtocolVersion | undefined {
+  if (value === undefined) return undefined;
+  if (value !== "v1" && value !== "v2" && value !== "any") {
+    throw new UsageError(`--proxy-protocol must be v1, v2 or any`);
+  }
+  if ("path" in where) throw new UsageError("--proxy-protocol cannot be combined with --unix");
+  if (where.tls !== undefined) {
+    throw new UsageError("--proxy-protocol cannot be combined with --tls-cert and --tls-key yet");
+  }
+  return value;
 }
 
 /** What parseArgs gives for `options`: a boolean for a boolean flag, text for the others. */

@@ -1,7 +1,7 @@
 // `framed echo`: serves every frame back unchanged, in any framing, over TCP, TLS or a unix socket.
 
 import { parseArgs } from "node:util";
-import { type Codec, serve, TlsError } from "../mod.ts";
+import { type Codec, ProxyProtocolError, serve, TlsError } from "../mod.ts";
 import {
   commandHelp,
   FLAG_HELP,
@@ -11,6 +11,9 @@ import {
   LISTEN_OPTIONS,
   LISTEN_SYNOPSIS,
   listenFrom,
+  PROXY_FLAGS_HELP,
+  PROXY_OPTIONS,
+  proxyProtocolFrom,
 } from "./_flags.ts";
 import { serveUntilSignal } from "./_serve_until_signal.ts";
 
@@ -18,12 +21,14 @@ export const help: string = commandHelp(
   "echo --framing length|delimiter|json-header [--length-format FMT] [--max-frame BYTES]\n" +
     "                   [--length-offset N] [--length-adjustment N] [--strip N]\n" +
     "                   [--delimiter STR] [--api native|node]\n" +
+    "                   [--proxy-protocol v1|v2|any] [--verbose]\n" +
     `                   ${LISTEN_SYNOPSIS}`,
   "Prints `listening on HOST:PORT` (`listening on HOST:PORT (TLS)` with --tls-cert and --tls-key,\n" +
     "`listening on unix:PATH` with --unix), then echoes every frame unchanged (for json-header: the\n" +
     "same header bytes and the same body). A connection that sends bad input, or fails its TLS\n" +
     "handshake, is closed and reported on stderr; everyone else is still served. Exits 0 on SIGINT\n" +
-    "or SIGTERM.",
+    "or SIGTERM. With --proxy-protocol (behind HAProxy `send-proxy`/`send-proxy-v2`, nginx\n" +
+    "`proxy_protocol on`), a connection without that header is refused and reported the same way.",
   [
     FLAG_HELP.framing,
     FLAG_HELP.lengthFormat,
@@ -33,6 +38,7 @@ export const help: string = commandHelp(
     FLAG_HELP.strip,
     FLAG_HELP.delimiter,
     ...LISTEN_FLAGS_HELP,
+    ...PROXY_FLAGS_HELP,
     FLAG_HELP.api,
   ],
 );
@@ -40,25 +46,30 @@ export const help: string = commandHelp(
 export async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { ...FRAMING_OPTIONS, ...LISTEN_OPTIONS },
+    options: { ...FRAMING_OPTIONS, ...LISTEN_OPTIONS, ...PROXY_OPTIONS },
     strict: true,
   });
   const framing = framingFrom(values);
   const where = listenFrom(values);
+  const proxyProtocol = proxyProtocolFrom(values["proxy-protocol"], where);
+  const verbose = values.verbose === true;
   const server = await serve<unknown>({
     ...where,
+    ...(proxyProtocol === undefined ? {} : { proxyProtocol }),
     codec: framing.codec as Codec<unknown>,
     handler: async (conn) => {
+      // Behind a PROXY header, remoteAddress is the original client, not the load balancer.
+      if (verbose) console.error(`connection from ${conn.remoteAddress}`);
       for await (const frame of conn) {
         if (!conn.write(frame)) await conn.flush();
       }
     },
     // A bad client is closed by serve(); say so on stderr and keep serving everyone else. A failed
-    // handshake never became a connection (null); its TlsError names the client.
+    // handshake or PROXY header never became a connection (null); its error names the client.
     onError: (error, conn) => {
       const who = conn !== null
         ? `${conn.remoteAddress}: `
-        : error instanceof TlsError
+        : error instanceof TlsError || error instanceof ProxyProtocolError
         ? ""
         : "accept: ";
       console.error(`framed echo: ${who}${error instanceof Error ? error.message : error}`);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ProxyInfo } from "./proxy_protocol.ts";
 import type { Writer } from "./send.ts";
 import type { TlsConnectOptions } from "./tls.ts";
 
@@ -86,6 +87,11 @@ export interface ByteStream extends Writer {
   readonly remoteAddress: Address;
   /** The handshake's outcome when the connection is TLS; `undefined` for plain TCP and unix. */
   readonly tls?: TlsInfo;
+  /**
+   * The PROXY header the connection began with, on a listener with `proxyProtocol`; `undefined`
+   * otherwise. `remoteAddress` is then the original client it names.
+   */
+  readonly proxy?: ProxyInfo;
   /** Starts delivering received bytes. Called once; bytes that arrived earlier are kept for it. */
   start(handlers: ByteStreamHandlers): void;
   /** Stops reading from the socket until `resume`, so the kernel applies TCP flow control. */
@@ -117,7 +123,8 @@ export interface ByteListener<A extends Address = Address> {
   /**
    * Waits for the next connection; `null` once the listener is closed. A TLS listener hands out
    * a connection once its handshake has succeeded, and throws a `TlsError` for one that failed
-   * (that peer alone is dropped; call `accept()` again).
+   * (that peer alone is dropped; call `accept()` again); one with `proxyProtocol` likewise, once
+   * the PROXY header has been read, throwing a `ProxyProtocolError`.
    */
   accept(): Promise<ByteStream | null>;
   /** Stops listening. Connections already accepted stay open. Idempotent. */

@@ -563,3 +563,56 @@ export class ConnectTimeoutError extends ConnectError {
     this.timeout = timeout;
   }
 }
+
+/** Why {@linkcode ProxyProtocolError} refused a connection. */
+export type ProxyProtocolErrorCode = "PROXY_PROTOCOL_INVALID" | "PROXY_PROTOCOL_TIMEOUT";
+
+/**
+ * A connection to a listener with `proxyProtocol` did not begin with a valid PROXY header
+ * (`"PROXY_PROTOCOL_INVALID"`: no header, a bad signature, a v1 line too long, a v2 length over
+ * the limit, a header cut short by the peer's close), or did not send all of it within
+ * `proxyTimeout` (`"PROXY_PROTOCOL_TIMEOUT"`). The connection was closed; it never reached a
+ * handler. `serve` reports it to `onError` with `null`; `for await` over `listen()` skips it.
+ *
+ * @example
+ * ```ts
+ * import { FramedError, netAddress, ProxyProtocolError } from "@nianbao/framed";
+ *
+ * const peer = netAddress("127.0.0.1", 5000);
+ * const error = new ProxyProtocolError(peer, "PROXY_PROTOCOL_TIMEOUT", "no header within 200 ms");
+ * if (error.message !== "PROXY protocol header from 127.0.0.1:5000 refused: no header within 200 ms") {
+ *   throw new Error(error.message);
+ * }
+ * if (!(error instanceof FramedError) || error.code !== "PROXY_PROTOCOL_TIMEOUT") {
+ *   throw new Error("wrong type");
+ * }
+ * ```
+ */
+export class ProxyProtocolError extends FramedError {
+  /** The socket's peer: the proxy, or whoever connected without a header. */
+  readonly address: Address;
+  /** What was wrong, without the address: `"v2 version 3 is not 2"`. */
+  readonly reason: string;
+  /** `"PROXY_PROTOCOL_INVALID"` or `"PROXY_PROTOCOL_TIMEOUT"`. */
+  override readonly code: ProxyProtocolErrorCode;
+
+  /**
+   * Creates the error.
+   *
+   * @param address The socket's peer.
+   * @param code `"PROXY_PROTOCOL_INVALID"` or `"PROXY_PROTOCOL_TIMEOUT"`.
+   * @param reason What was wrong.
+   * @param options Standard error options, such as `cause` (a connection failure).
+   */
+  constructor(
+    address: Address,
+    code: ProxyProtocolErrorCode,
+    reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(code, `PROXY protocol header from ${formatAddress(address)} refused: ${reason}`, options);
+    this.code = code;
+    this.address = address;
+    this.reason = reason;
+  }
+}

@@ -8,6 +8,7 @@
  */
 
 import type { Address, ByteStream, TlsInfo } from "./byte_stream.ts";
+import type { ProxyInfo } from "./proxy_protocol.ts";
 import type { TlsConnectOptions } from "./tls.ts";
 import type { Codec } from "./codec.ts";
 import { ConnectionClosedError, IdleTimeoutError, TlsError } from "./errors.ts";
@@ -156,6 +157,14 @@ export class FramedConn<T> implements AsyncIterable<T>, AsyncDisposable {
   /** What the TLS handshake agreed on (`alpnProtocol`); `undefined` when the connection is not TLS. */
   get tls(): TlsInfo | undefined {
     return this.stream.tls;
+  }
+
+  /**
+   * The PROXY header the connection began with (its `source` is `remoteAddress`, its
+   * `proxyAddress` the load balancer), on a listener with `proxyProtocol`; `undefined` otherwise.
+   */
+  get proxy(): ProxyInfo | undefined {
+    return this.stream.proxy;
   }
 
   // ── Receiving ──────────────────────────────────────────────────────────────────────────────

@@ -7,15 +7,20 @@
 
 import { AcceptBackoff, isPeerAcceptError } from "./_accept_backoff.ts";
 import { codecOrDefault } from "./_default_codec.ts";
-import { TlsError } from "./errors.ts";
+import { ProxyProtocolError, TlsError } from "./errors.ts";
 import type { ListenStreamsOptions, TcpListenOptions, UnixListenOptions } from "./adapter.ts";
 import type { Address, ByteListener, NetAddress, UnixAddress } from "./byte_stream.ts";
 import type { Codec } from "./codec.ts";
 import { FramedConn, type FramedConnOptions } from "./framed_conn.ts";
+import type { ProxyProtocolOptions } from "./proxy_protocol.ts";
+import { checkProxyOptions, withProxyProtocol } from "./_proxy_listener.ts";
 import { loadStreamAdapter, type SocketApi } from "./runtime.ts";
 
-/** What {@linkcode listen} adds to where it listens: the framing and the socket API. */
-export interface ListenFramingOptions<T> extends FramedConnOptions {
+/**
+ * What {@linkcode listen} adds to where it listens: the framing, the socket API and (TCP without
+ * TLS) the PROXY protocol.
+ */
+export interface ListenFramingOptions<T> extends FramedConnOptions, ProxyProtocolOptions {
   /** The framing. Default `lengthPrefix()`. */
   codec?: Codec<T>;
   /** `"native"` (default) or `"node"` for Node's net module (and its TLS module for TLS). */
@@ -65,7 +70,7 @@ export interface FramedListener<T, A extends Address = NetAddress>
  * ```
  */
 export function listenStreams(
-  options?: TcpListenOptions & { api?: SocketApi },
+  options?: TcpListenOptions & ProxyProtocolOptions & { api?: SocketApi },
 ): Promise<ByteListener<NetAddress>>;
 /**
  * Listens on a unix domain socket and hands out raw {@linkcode ByteStream}s. A socket file left by
@@ -107,20 +112,22 @@ export function listenStreams(
  * ```
  */
 export function listenStreams(
-  options: ListenStreamsOptions & { api?: SocketApi },
+  options: ListenStreamsOptions & ProxyProtocolOptions & { api?: SocketApi },
 ): Promise<ByteListener<Address>>;
 export async function listenStreams(
-  options: ListenStreamsOptions & { api?: SocketApi } = {},
+  options: ListenStreamsOptions & ProxyProtocolOptions & { api?: SocketApi } = {},
 ): Promise<ByteListener> {
+  checkProxyOptions(options);
   const adapter = await loadStreamAdapter(options.api);
-  return adapter.listenStreams(options);
+  return withProxyProtocol(await adapter.listenStreams(options), options);
 }
 
 /**
  * Listens for framed connections over TCP, or TLS with `tls: { cert, key }`. Iterating over the
- * listener ends only when it is closed: a peer that resets before it is accepted, or whose TLS
- * handshake fails, is skipped, and running out of file descriptors (EMFILE) pauses accepting
- * briefly (10 ms, doubling up to 1 s) instead of ending the loop.
+ * listener ends only when it is closed: a peer that resets before it is accepted, whose TLS
+ * handshake fails, or whose PROXY header is refused (with `proxyProtocol`), is skipped, and
+ * running out of file descriptors (EMFILE) pauses accepting briefly (10 ms, doubling up to 1 s)
+ * instead of ending the loop.
  *
  * @param options Where to listen, the framing, backpressure and timeouts.
  * @returns A listener; iterate over it to accept connections.
@@ -191,9 +198,10 @@ export async function listen<T = Uint8Array>(
   options: ListenOptions<T> = {},
 ): Promise<FramedListener<T, Address>> {
   const { signal } = options;
+  checkProxyOptions(options);
   const adapter = await loadStreamAdapter(options.api);
   signal?.throwIfAborted();
-  const bound = await adapter.listenStreams(options);
+  const bound = withProxyProtocol(await adapter.listenStreams(options), options);
   if (signal?.aborted) {
     bound.close();
     throw signal.reason;
@@ -230,8 +238,12 @@ export async function listen<T = Uint8Array>(
         try {
           conn = await accept();
         } catch (error) {
-          // A failed TLS handshake is that peer's alone, like a reset: skipped without waiting.
-          if (!isPeerAcceptError(error) && !(error instanceof TlsError)) {
+          // A failed TLS handshake or PROXY header is that peer's alone, like a reset: skipped
+          // without waiting.
+          if (
+            !isPeerAcceptError(error) && !(error instanceof TlsError) &&
+            !(error instanceof ProxyProtocolError)
+          ) {
             backoff.fail();
             await backoff.wait();
           }

@@ -9,10 +9,11 @@ import { AcceptBackoff, isPeerAcceptError } from "./_accept_backoff.ts";
 import { codecOrDefault } from "./_default_codec.ts";
 import type { TcpListenOptions, UnixListenOptions } from "./adapter.ts";
 import type { Address, ByteListener, NetAddress, UnixAddress } from "./byte_stream.ts";
-import { TlsError } from "./errors.ts";
+import { ProxyProtocolError, TlsError } from "./errors.ts";
 import type { Codec } from "./codec.ts";
 import { FramedConn, type FramedConnOptions } from "./framed_conn.ts";
 import type { ListenFramingOptions, ListenOptions } from "./listen.ts";
+import { checkProxyOptions, withProxyProtocol } from "./_proxy_listener.ts";
 import { loadStreamAdapter } from "./runtime.ts";
 
 /** Options of {@linkcode serveListener} (and of `serve`, which adds where to listen). */
@@ -28,9 +29,10 @@ export interface ServeHandlerOptions<T> extends FramedConnOptions {
   signal?: AbortSignal;
   /**
    * Receives every per-connection failure (bad frame, peer reset, handler throw) with its
-   * connection; a failed TLS handshake (`TlsError`, naming the peer) with `null`, since that
-   * connection never reached the handler; and accept failures of the process (such as EMFILE,
-   * out of file descriptors) with `null`, once per burst while accepting backs off. A peer that
+   * connection; a failed TLS handshake (`TlsError`, naming the peer) or a refused PROXY header
+   * (`ProxyProtocolError`, naming the peer) with `null`, since that connection never reached the
+   * handler; and accept failures of the process (such as EMFILE, out of file descriptors) with
+   * `null`, once per burst while accepting backs off. A peer that
    * resets before it is accepted is skipped silently. Default: `console.error`.
    */
   onError?: (error: unknown, conn: FramedConn<T> | null) => void;
@@ -121,10 +123,11 @@ export function serveListener<T, A extends Address>(
         stream = await listener.accept();
       } catch (error) {
         // A peer that reset before it was accepted costs nothing: never wait, never report. A
-        // failed TLS handshake is that peer's alone: reported, never waited for. Only an error
+        // failed TLS handshake or PROXY header is that peer's alone: reported, never waited
+        // for. Only an error
         // of the process (EMFILE) waits, briefly, and is reported once per burst.
         if (isPeerAcceptError(error)) continue;
-        if (error instanceof TlsError) {
+        if (error instanceof TlsError || error instanceof ProxyProtocolError) {
           report(error, null);
           continue;
         }
@@ -285,7 +288,9 @@ export async function serve<T = Uint8Array>(
   // Each overload narrows the address onListen gets; one of them is called with the real one.
   options: ListenOptions<T> & ServeHandlingOptions<T> & ServeListenOptions<never>,
 ): Promise<Server<Address>> {
-  const listener = await (await loadStreamAdapter(options.api)).listenStreams(options);
+  checkProxyOptions(options);
+  const adapter = await loadStreamAdapter(options.api);
+  const listener = withProxyProtocol(await adapter.listenStreams(options), options);
   const server = serveListener(listener, { ...options, codec: codecOrDefault(options.codec) });
   try {
     (options.onListen as ((address: Address) => void) | undefined)?.(listener.address);
