@@ -26,13 +26,15 @@ export async function serveUntilSignal(
   stop: () => Promise<void>,
   finished?: Promise<void>,
 ): Promise<void> {
-  console.log(listeningLine(listening.address, listening.tls));
-  const signalled = await new Promise<boolean>((resolve, reject) => {
+  // The handlers go in before the line that tells the world we are up: a SIGTERM sent as soon as
+  // it is read killed a Bun file-server (1.4.5, once in a CI run) before they were in place.
+  const signalled = new Promise<boolean>((resolve, reject) => {
     process.on("SIGINT", () => resolve(true));
     process.on("SIGTERM", () => resolve(true));
     finished?.then(() => resolve(false), reject);
   });
-  if (!signalled) return;
+  console.log(listeningLine(listening.address, listening.tls));
+  if (!(await signalled)) return;
   // A client that never stops sending must not hold the exit hostage.
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([
