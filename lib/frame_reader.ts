@@ -243,7 +243,8 @@ export class FrameReader<T> implements AsyncIterable<T> {
   /**
    * Iterates over frames until a clean end of stream; throws what `readFrame` throws. Written by
    * hand rather than as an async generator: a queued frame is handed out in one resolved promise,
-   * without the generator's extra turns (about twice the frames per second through `for await`).
+   * without the generator's extra turns (64 B frames through `for await`: 1.0 → 3.3 M/s in Deno,
+   * 2.2 → 3.8 M/s in Bun, full benchmark runs before and after; not a same-run ratio).
    * Leaving the loop early (`break`, `return`, a throw in its body) ends only the iteration: the
    * connection stays open and the next frame waits for the next reader.
    */
