@@ -91,6 +91,10 @@ function parseV1(bytes: Uint8Array): ProxyParse {
   for (let i = 0; i < limit; i++) {
     const byte = bytes[i]!;
     if (byte === CR) {
+      // The line with its CRLF may be 107 bytes at most, however it arrives (one chunk or many).
+      if (i + 2 > PROXY_V1_MAX_LENGTH) {
+        return invalid(`v1 line longer than ${PROXY_V1_MAX_LENGTH} bytes`);
+      }
       if (i + 1 >= bytes.length) return { status: "more" };
       if (bytes[i + 1] !== LF) return invalid("v1 line has a CR without LF");
       end = i;

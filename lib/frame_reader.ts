@@ -248,7 +248,7 @@ export class FrameReader<T> implements AsyncIterable<T> {
    * Leaving the loop early (`break`, `return`, a throw in its body) ends only the iteration: the
    * connection stays open and the next frame waits for the next reader.
    */
-  [Symbol.asyncIterator](): AsyncIterator<T> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     // 0: not started, 1: iterating (counted in #iterating), 2: finished.
     let state = 0;
     const finish = (): void => {
@@ -280,6 +280,10 @@ export class FrameReader<T> implements AsyncIterable<T> {
       return: (): Promise<IteratorResult<T>> => {
         finish();
         return Promise.resolve(ITERATION_DONE);
+      },
+      // Iterable itself, as a generator's iterator is (ReadableStream.from(it), for await of it).
+      [Symbol.asyncIterator]() {
+        return this;
       },
     };
   }

@@ -236,6 +236,7 @@ export class FrameWriter<T> {
           try {
             await stream.writev(segments);
           } catch (cause) {
+            // A vectored write does not say how far it got: 0 is a lower bound here.
             throw new PartialWriteError(0, bytes, cause);
           }
           for (const segment of segments) this.#out.recycle(segment);

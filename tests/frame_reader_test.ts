@@ -222,3 +222,15 @@ test("a slow for await loop pauses reading above readHighWaterMark and resumes b
   assert.equal(count, 100);
   assert.ok(paused > 0, "reading paused while the loop was slow");
 });
+
+test("a FrameReader's iterator is async-iterable itself, as a generator's is", async () => {
+  const [a, b] = memoryStreamPair();
+  const reader = new FrameReader(b, codec);
+  await sendAll(a, wire(pattern(1, 1), pattern(1, 2)));
+  await a.closeWrite();
+  const iterator = reader[Symbol.asyncIterator]();
+  assert.equal(iterator[Symbol.asyncIterator](), iterator);
+  const frames: Uint8Array[] = [];
+  for await (const frame of ReadableStream.from(iterator)) frames.push(frame); // (no Array.fromAsync in Node 20)
+  assert.deepEqual(frames, [pattern(1, 1), pattern(1, 2)]);
+});

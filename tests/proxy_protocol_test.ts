@@ -183,8 +183,17 @@ test("parseProxyHeader() refuses what the specification says to refuse", () => {
     );
     if (step.status === "invalid") assert.match(step.reason, reason);
   }
-  // Exactly 107 bytes without CRLF is already too long; 106 may still end with CRLF.
-  assert.equal(parseProxyHeader(utf8(`PROXY UNKNOWN ${"x".repeat(92)}`), "v1").status, "more");
+  // 107 bytes is the longest line, CRLF included: 105 bytes and a CRLF are accepted; a CR after
+  // 106 bytes is refused, whether the line comes in one chunk or the CRLF comes later (it was
+  // accepted whole, and waited out the timeout when split).
+  const longest = utf8(`PROXY UNKNOWN ${"x".repeat(91)}\r\n`);
+  assert.equal(longest.length, 107);
+  assert.equal(parseProxyHeader(longest, "v1").status, "done");
+  const over = utf8(`PROXY UNKNOWN ${"x".repeat(92)}\r\n`);
+  for (const cut of [over.length, over.length - 1, over.length - 2]) {
+    const step = parseProxyHeader(over.subarray(0, cut), "v1");
+    assert.equal(step.status, cut === over.length - 2 ? "more" : "invalid", `cut at ${cut}`);
+  }
 });
 
 test("formatIpv6() writes addresses in RFC 5952's form", () => {
