@@ -158,11 +158,15 @@ export function runCli(args: string[], ms?: number): ReturnType<typeof run> {
 }
 
 /**
- * Starts a long-running `cli.ts` command (echo, exec-server, file-server), checks that its first
- * line is exactly `listening on 127.0.0.1:PORT`, and returns it with the port.
+ * Starts a long-running `cli.ts` command (echo, exec-server, file-server), under the running
+ * runtime unless `runWith` says how (another runtime's binary and arguments), checks that its
+ * first line is exactly `listening on 127.0.0.1:PORT`, and returns it with the port.
  */
-export async function startCli(args: string[]): Promise<[Running, number]> {
-  const [command, prefix] = runtimeCommand("cli.ts");
+export async function startCli(
+  args: string[],
+  runWith: [string, string[]] = runtimeCommand("cli.ts"),
+): Promise<[Running, number]> {
+  const [command, prefix] = runWith;
   const server = start(command, [...prefix, ...args]);
   const first = await line(server, 0);
   const match = /^listening on 127\.0\.0\.1:(\d+)$/.exec(first);

@@ -14,8 +14,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
 import { detectRuntime } from "../mod.ts";
-import { line, run, type Running, runtimeCommand, start } from "./_process.ts";
-import { otherRuntimes, peerRuntime } from "./peers/_runtimes.ts";
+import { run, type Running, start, startCli } from "./_process.ts";
+import { otherRuntimes, peerArgs, peerRuntime } from "./peers/_runtimes.ts";
 import { waitFor } from "./_helpers.ts";
 
 const runtime = detectRuntime();
@@ -78,14 +78,11 @@ async function backend(inOther: boolean): Promise<{ server: Running; port: numbe
     "v2",
     "--verbose",
   ];
-  const [command, args] = inOther
-    ? [peerRuntime(other).binary, other === "deno" ? ["run", "-A", "cli.ts"] : ["cli.ts"]]
-    : runtimeCommand("cli.ts");
-  const server = start(command, [...args, ...flags]);
-  const first = await line(server, 0);
-  const match = /^listening on 127\.0\.0\.1:(\d+)$/.exec(first);
-  assert.ok(match, `${first}; ${server.stderr()}`);
-  return { server, port: Number(match[1]) };
+  const [server, port] = await startCli(
+    flags,
+    inOther ? [peerRuntime(other).binary, peerArgs(other, [], "cli.ts")] : undefined,
+  );
+  return { server, port };
 }
 
 /** Python clients from each source address: one frame each, printing "SRC PORT REPLY". */

@@ -37,9 +37,9 @@ export function peerRuntime(other: PeerRuntime): { binary: string; skip: string 
 
 const announced = new Set<string>();
 
-/** The arguments that run tests/peers/framed_peer.ts under `other` with `args`. */
-export function peerArgs(other: PeerRuntime, args: string[]): string[] {
-  return other === "deno" ? ["run", "-A", FRAMED_PEER, ...args] : [FRAMED_PEER, ...args];
+/** The arguments that run `script` (default tests/peers/framed_peer.ts) under `other` with `args`. */
+export function peerArgs(other: PeerRuntime, args: string[], script = FRAMED_PEER): string[] {
+  return other === "deno" ? ["run", "-A", script, ...args] : [script, ...args];
 }
 
 /** Fails the test when the binary is missing (reached only under FRAMED_REQUIRE_ALL_TESTS=1). */
