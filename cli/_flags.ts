@@ -110,6 +110,8 @@ export const TIMEOUT: IntegerSpec = { ...EXEC_LIMITS.timeout, unit: "seconds" };
 export const MAX_OUTPUT: IntegerSpec = { ...EXEC_LIMITS.maxOutput, unit: "bytes" };
 export const MAX_CONCURRENT: IntegerSpec = { ...EXEC_LIMITS.maxConcurrent, unit: "commands" };
 export const MAX_SIZE: IntegerSpec = { min: 0, max: Number.MAX_SAFE_INTEGER, unit: "bytes" };
+// setTimeout's largest delay.
+export const WAIT: IntegerSpec = { min: 0, max: 2_147_483_647, unit: "milliseconds" };
 
 /** Parses an integer flag within its range; a missing one takes `fallback` or is an error. */
 function integerFlag(
@@ -480,6 +482,24 @@ export const FLAG_HELP = {
     `(default ${EXEC_LIMITS.maxConcurrent.default})`,
   ],
   maxSize: ["--max-size", `${range(MAX_SIZE)}, the largest upload (default ${DEFAULT_MAX_UPLOAD})`],
+  input: [
+    "--input",
+    "lines (one frame per line), raw (all of stdin, one frame), hex or base64 (each line " +
+    "decoded) (default lines)",
+  ],
+  output: [
+    "--output",
+    "text (escaped UTF-8), hex, base64 or json (one object per frame) (default text)",
+  ],
+  header: [
+    "--header",
+    'a JSON object: the header of every frame sent (json-header; default {}; "data_size" is added)',
+  ],
+  wait: [
+    "--wait",
+    `${range(WAIT)} without a new frame after stdin ends, then exit; no FIN is sent (default: ` +
+    "send FIN, wait for the server to end)",
+  ],
 } as const satisfies Record<string, FlagHelp>;
 
 /** Where a server listens, for every server command's help (`--api` goes last, on its own). */
@@ -523,6 +543,7 @@ export const INTEGER_FLAGS_HELP: readonly FlagHelp[] = [
   FLAG_HELP.maxOutput,
   FLAG_HELP.maxConcurrent,
   FLAG_HELP.maxSize,
+  FLAG_HELP.wait,
 ];
 
 /** Flags one per line, their explanations aligned. */
@@ -530,9 +551,21 @@ export function flagLines(flags: readonly FlagHelp[]): string {
   return flags.map(([flag, text]) => `  ${flag.padEnd(19)}  ${text}`).join("\n");
 }
 
-/** A command's help: its synopsis, what it does, then each flag with its unit and default. */
-export function commandHelp(synopsis: string, about: string, flags: readonly FlagHelp[]): string {
+/** An example in a help text: what it does, then the command line. */
+export type Example = readonly [what: string, command: string];
+
+/**
+ * A command's help: its synopsis, what it does, each flag with its unit and default, then
+ * examples to copy.
+ */
+export function commandHelp(
+  synopsis: string,
+  about: string,
+  flags: readonly FlagHelp[],
+  examples: readonly Example[] = [],
+): string {
+  const exampleLines = examples.map(([what, command]) => `  # ${what}\n  ${command}`);
   return `usage: framed ${synopsis}\n\n${about}\n${
-    flags.length > 0 ? `\n${flagLines(flags)}` : ""
-  }`;
+    flags.length > 0 ? `\n${flagLines(flags)}\n` : ""
+  }${examples.length > 0 ? `\nexamples:\n${exampleLines.join("\n\n")}\n` : ""}`;
 }

@@ -16,7 +16,8 @@ export function listeningLine(address: Address, tls: boolean): string {
 }
 
 /**
- * Prints the listening line (see {@linkcode listeningLine}), waits for SIGINT or SIGTERM, then
+ * Prints the listening line (see {@linkcode listeningLine}) with `print` (on stdout unless told),
+ * waits for SIGINT or SIGTERM, then
  * lets `stop` clean up (ending connections, killing commands, removing temporary files and the
  * unix socket file) for at most STOP_WAIT_MS, and returns: the command exits 0. Also returns when
  * `finished` resolves (the server stopped on its own), and throws when it rejects.
@@ -25,6 +26,7 @@ export async function serveUntilSignal(
   listening: { address: Address; tls: boolean },
   stop: () => Promise<void>,
   finished?: Promise<void>,
+  print: (line: string) => void = console.log,
 ): Promise<void> {
   // The handlers go in before the line that tells the world we are up: a SIGTERM sent as soon as
   // it is read killed a Bun file-server (1.4.5, once in a CI run) before they were in place.
@@ -33,7 +35,7 @@ export async function serveUntilSignal(
     process.on("SIGTERM", () => resolve(true));
     finished?.then(() => resolve(false), reject);
   });
-  console.log(listeningLine(listening.address, listening.tls));
+  print(listeningLine(listening.address, listening.tls));
   if (!(await signalled)) return;
   // A client that never stops sending must not hold the exit hostage.
   let timer: ReturnType<typeof setTimeout> | undefined;

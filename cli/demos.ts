@@ -19,7 +19,10 @@ function demoCommand(
   demo: (api: SocketApi) => Promise<unknown>,
 ): DemoCommand {
   return {
-    help: commandHelp(`${name} [--api native|node]`, about, [FLAG_HELP.api]),
+    help: commandHelp(`${name} [--api native|node]`, about, [FLAG_HELP.api], [
+      ["on the runtime's own sockets", `framed ${name}`],
+      ["the same on node:net", `framed ${name} --api node`],
+    ]),
     run: async (args) => {
       const { values } = parseArgs({ args, options: API_OPTION, strict: true });
       await demo(apiFrom(values.api));

@@ -41,6 +41,20 @@ export const help: string = commandHelp(
     ...PROXY_FLAGS_HELP,
     FLAG_HELP.api,
   ],
+  [
+    [
+      "an echo server for 4-byte big-endian length prefixes (Python's struct.pack('>I', n))",
+      "framed echo --framing length --port 9000",
+    ],
+    [
+      "newline-delimited records over TLS",
+      "framed echo --framing delimiter --port 9443 --tls-cert cert.pem --tls-key key.pem",
+    ],
+    [
+      "behind HAProxy (send-proxy-v2), logging each real client",
+      "framed echo --framing length --port 9000 --proxy-protocol v2 --verbose",
+    ],
+  ],
 );
 
 export async function run(args: string[]): Promise<void> {

@@ -20,6 +20,16 @@ export const help: string = commandHelp(
     "ended it. To reach a server beyond this machine, use --tls (with --ca for a private CA) and\n" +
     "--token: the token then travels encrypted, to a server whose certificate was verified.",
   [...PEER_FLAGS_HELP, FLAG_HELP.token, FLAG_HELP.api],
+  [
+    [
+      "list a directory on the exec-server at port 9100",
+      "framed exec --port 9100 -- ls -l /tmp",
+    ],
+    [
+      "over TLS with a token, trusting a private CA",
+      'framed exec --host build.example --port 9100 --tls --ca ca.pem --token "$TOKEN" -- uname -a',
+    ],
+  ],
 );
 
 export async function run(args: string[]): Promise<number> {

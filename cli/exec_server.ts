@@ -38,6 +38,16 @@ export const help: string = commandHelp(
     FLAG_HELP.maxConcurrent,
     FLAG_HELP.api,
   ],
+  [
+    [
+      "this machine only, commands killed after 10 s",
+      "framed exec-server --port 9100 --timeout 10",
+    ],
+    [
+      "beyond this machine: a token, and TLS",
+      'framed exec-server --host 0.0.0.0 --port 9100 --token "$TOKEN" \\\n    --tls-cert cert.pem --tls-key key.pem',
+    ],
+  ],
 );
 
 export async function run(args: string[]): Promise<void> {

@@ -28,6 +28,16 @@ export const help: string = commandHelp(
     FLAG_HELP.maxSize,
     FLAG_HELP.api,
   ],
+  [
+    [
+      "serve ./shared on port 9200",
+      "framed file-server --dir ./shared --port 9200",
+    ],
+    [
+      "on a unix socket, uploads up to 1 GiB",
+      "framed file-server --dir ./shared --unix /tmp/files.sock --max-size 1073741824",
+    ],
+  ],
 );
 
 export async function run(args: string[]): Promise<void> {

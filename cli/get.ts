@@ -16,6 +16,16 @@ export const help: string = commandHelp(
   "Downloads NAME into FILE and prints `downloaded NAME: N bytes, sha256 HEX`. FILE appears only\n" +
     "once the whole file has arrived and its sha256 matched.",
   [...PEER_FLAGS_HELP, ["--out", "where to store the file (required)"], FLAG_HELP.api],
+  [
+    [
+      "download report.pdf into /tmp/report.pdf",
+      "framed get --port 9200 report.pdf --out /tmp/report.pdf",
+    ],
+    [
+      "from a unix socket",
+      "framed get --unix /tmp/files.sock report.pdf --out report.pdf",
+    ],
+  ],
 );
 
 export async function run(args: string[]): Promise<void> {

@@ -8,6 +8,10 @@
  *                     [--max-frame BYTES] [--delimiter STR] LISTEN
  * framed send         --framing … PEER [--length-format FMT] [--delimiter STR]
  *                     [--max-frame BYTES] MESSAGE…
+ * framed connect      --framing … PEER [--input lines|raw|hex|base64]
+ *                     [--output text|hex|base64|json] [--header JSON] [--wait MS]
+ * framed listen       --framing … LISTEN [--output …] [--once]
+ *                     [--reply-from-stdin [--input …] [--header JSON]]
  * framed sticky-demo
  * framed exec-server  LISTEN [--token T] [--timeout SECONDS] [--max-output BYTES]
  *                     [--max-concurrent N]
@@ -29,13 +33,20 @@
  *   `--unix`) as their first line and exit 0 on SIGINT and SIGTERM.
  * - `echo` echoes every frame unchanged. `send` writes every MESSAGE as one frame, all before
  *   reading any reply, then prints one reply body per line.
+ * - `connect` sends stdin as frames (one per line by default) and prints every frame received as
+ *   one line (text escaped `\\ \n \r \t \xHH`, or hex, base64, json); exit 0 once stdin has ended
+ *   and the server ended the connection (or `--wait MS` passed in silence). `listen` prints its
+ *   listening line on stderr (stdout carries only frames), prefixes lines with `PEER ` while more
+ *   than one connection is open, and with `--reply-from-stdin` sends stdin's frames to every
+ *   connection.
  * - `exec` exits with the remote command's exit code (124: timed out, 128: killed by a signal).
  *   `put` and `get` print one line: `uploaded NAME: N bytes, sha256 HEX` or `downloaded …`.
  * - A client's `--tls` always verifies the server's certificate (against `--ca`, or the system's
  *   roots). `exec-server` beyond loopback needs both `--token` and TLS.
  * - A usage mistake (an unknown flag, a number out of its range, a blank `--token`, a missing
  *   `--dir`, `--tls-cert` without `--tls-key`, `--unix` with `--port`, an unreadable PEM file)
- *   prints `framed COMMAND: what is wrong` and the command's help on stderr, exit 2, before
+ *   prints `framed COMMAND: what is wrong` (naming the flag) and the command's synopsis on
+ *   stderr, exit 2, before
  *   anything listens, connects or runs. Any other failure (a refused connection, a failed TLS
  *   handshake) prints one line on stderr, `framed COMMAND: what went wrong`, exit 1.
  *
@@ -49,6 +60,8 @@ import * as exec from "./exec.ts";
 import * as execServer from "./exec_server.ts";
 import * as fileServer from "./file_server.ts";
 import * as get from "./get.ts";
+import * as connect from "./connect.ts";
+import * as listen from "./listen.ts";
 import * as put from "./put.ts";
 import * as send from "./send.ts";
 
@@ -62,6 +75,8 @@ interface Command {
 const COMMANDS: Record<string, Command> = {
   echo: { summary: "serve: echo every frame back unchanged", ...echo },
   send: { summary: "send each MESSAGE as one frame; print one reply per line", ...send },
+  connect: { summary: "netcat for frames: stdin lines out as frames, replies printed", ...connect },
+  listen: { summary: "serve: print every frame received; optionally reply from stdin", ...listen },
   "sticky-demo": { summary: "sticky packets (黏包) on a real socket, then fixed", ...stickyDemo },
   "exec-server": {
     summary: "serve: run each request's argv, no shell, within limits",
@@ -128,13 +143,41 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return (await command.run(args)) ?? 0;
   } catch (error) {
-    if (
-      error instanceof UsageError || (error as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
-    ) {
-      console.error(`framed ${name}: ${(error as Error).message}\n${command.help}`);
+    const usage = usageMessage(error);
+    if (usage !== null) {
+      // The synopsis (the help up to its first blank line) rather than all of it: the mistake
+      // stays on screen.
+      const synopsis = command.help.slice(0, command.help.indexOf("\n\n"));
+      console.error(
+        `framed ${name}: ${usage}\n\n${synopsis}\nrun \`framed ${name} --help\` for every flag and examples`,
+      );
       return 2;
     }
     console.error(`framed ${name}: ${error instanceof Error ? error.message : String(error)}`);
     return 1;
   }
+}
+
+/**
+ * What a usage mistake says, naming the flag, or `null` when `error` is no usage mistake.
+ * node:util's parseArgs (the same messages in Deno and Bun) words its errors for programmers:
+ * each is said again for the person at the keyboard.
+ */
+export function usageMessage(error: unknown): string | null {
+  if (error instanceof UsageError) return error.message;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code !== "string" || !code.startsWith("ERR_PARSE_ARGS")) return null;
+  const message = (error as Error).message;
+  const flag = /'(-[^' ]+)/.exec(message)?.[1];
+  if (flag === undefined) return message;
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown flag ${flag}`;
+  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") {
+    return `unexpected argument ${flag}`;
+  }
+  if (/argument is ambiguous/.test(message)) {
+    return `${flag} needs a value; write one that starts with "-" as ${flag}=-…`;
+  }
+  if (/argument missing/.test(message)) return `${flag} needs a value`;
+  if (/does not take an argument/.test(message)) return `${flag} takes no value`;
+  return message;
 }

@@ -16,6 +16,16 @@ export const help: string = commandHelp(
   "Uploads FILE under its base name and prints `uploaded NAME: N bytes, sha256 HEX` once the\n" +
     "server has stored it and its sha256 matched.",
   [...PEER_FLAGS_HELP, FLAG_HELP.api],
+  [
+    [
+      "upload report.pdf to the file-server at port 9200",
+      "framed put --port 9200 report.pdf",
+    ],
+    [
+      "over TLS",
+      "framed put --host files.example --port 9443 --tls report.pdf",
+    ],
+  ],
 );
 
 export async function run(args: string[]): Promise<void> {

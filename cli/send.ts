@@ -35,6 +35,16 @@ export const help: string = commandHelp(
     ...PEER_FLAGS_HELP,
     FLAG_HELP.api,
   ],
+  [
+    [
+      "two frames to a length-prefixed server; one reply per line",
+      "framed send --framing length --port 9000 hello world",
+    ],
+    [
+      "the seed's JSON-header protocol: struct.pack('i', n) on x86 is i32le",
+      "framed send --framing json-header --length-format i32le --port 9000 'ls -l'",
+    ],
+  ],
 );
 
 export async function run(args: string[]): Promise<void> {

@@ -27,6 +27,9 @@ const COMMANDS: Record<string, { base: string[]; flags: string[] }> = {
   "file-server": { base: ["file-server", "--dir", "."], flags: ["port", "max-size"] },
   put: { base: ["put", "--port", "9", "cli.ts"], flags: ["port"] },
   get: { base: ["get", "--port", "9", "x", "--out", "/nonexistent/x"], flags: ["port"] },
+  // Their framing flags are echo's and send's (the same code): only their own are tried here.
+  connect: { base: ["connect", "--framing", "length", "--port", "9"], flags: ["port", "wait"] },
+  listen: { base: ["listen", "--framing", "length"], flags: ["port"] },
 };
 
 /** Values no flag accepts, and the values each flag refuses for its range. */
@@ -40,13 +43,15 @@ const OUT_OF_RANGE: Record<string, string[]> = {
   "max-output": ["268435457"],
   "max-concurrent": ["0", "1025"],
   "max-size": ["9007199254740992"],
+  wait: ["2147483648"],
 };
 
 const cases: { command: string; flag: string; value: string }[] = [];
 for (const [command, { flags }] of Object.entries(COMMANDS)) {
   for (const flag of flags) {
     // Clients need a real port: 0 is refused there, while servers take it as "any free port".
-    const extra = flag === "port" && !command.endsWith("server") && command !== "echo" ? ["0"] : [];
+    const server = command.endsWith("server") || command === "echo" || command === "listen";
+    const extra = flag === "port" && !server ? ["0"] : [];
     for (const value of [...ALWAYS_BAD, ...OUT_OF_RANGE[flag]!, ...extra]) {
       cases.push({ command, flag, value });
     }
@@ -279,7 +284,7 @@ test(
 );
 
 test(
-  "--help lists all nine commands, and COMMAND --help gives that command's flags with exit 0",
+  "--help lists every command, and COMMAND --help gives its flags and examples with exit 0",
   { timeout: 120_000 },
   async () => {
     const help = await runCli(["--help"]);
@@ -289,6 +294,36 @@ test(
       assert.equal(own.code, 0, `${command} --help: ${own.stderr}`);
       assert.ok(own.stdout.startsWith(`usage: framed ${command} `), own.stdout);
       assert.match(own.stdout, /^ {2}--api +native .* \(default native\)$/m);
+      // Every example says what it does, then runs this command.
+      const examples = own.stdout.slice(own.stdout.indexOf("\nexamples:\n"));
+      const runs = examples.match(
+        new RegExp(`^ {2}# .+\n {2}(\\S.* \\| )?framed ${command}\\b`, "gm"),
+      );
+      assert.ok((runs?.length ?? 0) >= 2, `${command} --help has two examples: ${examples}`);
+    }
+  },
+);
+
+test(
+  "flag mistakes that node:util parseArgs catches are said in plain words naming the flag",
+  { timeout: 60_000 },
+  async () => {
+    const base = ["connect", "--framing", "length", "--port", "9"];
+    const cases: [string[], string][] = [
+      [["--bogus"], "unknown flag --bogus"],
+      [["--wait"], "--wait needs a value"],
+      [["--wait", "-1"], '--wait needs a value; write one that starts with "-" as --wait=-…'],
+      [["--tls=yes"], "--tls takes no value"],
+      [["extra"], 'takes no arguments (got "extra"); see --input'],
+    ];
+    for (const [args, message] of cases) {
+      const result = await runCli([...base, ...args], 15_000);
+      assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+      const [first, , synopsis] = result.stderr.split("\n");
+      assert.equal(first, `framed connect: ${message}`);
+      // The synopsis follows, not the whole help: the mistake stays on screen.
+      assert.match(synopsis!, /^usage: framed connect /);
+      assert.doesNotMatch(result.stderr, /examples:/);
     }
   },
 );

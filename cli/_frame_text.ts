@@ -1,0 +1,242 @@
+// Frames as lines of text and back, for `connect` and `listen`: stdin becomes frames
+// (`--input`), and every received frame becomes one line on stdout (`--output`). Every output form
+// is lossless: no byte is dropped or changed without an escape that says so.
+
+import { Buffer } from "node:buffer";
+import type { JsonHeader, JsonHeaderFrame } from "../mod.ts";
+import { UsageError } from "./_flags.ts";
+
+/** How stdin becomes frames. */
+export type InputMode = "lines" | "raw" | "hex" | "base64";
+/** How a received frame becomes a line. */
+export type OutputMode = "text" | "hex" | "base64" | "json";
+
+export const INPUT_MODES: readonly InputMode[] = ["lines", "raw", "hex", "base64"];
+export const OUTPUT_MODES: readonly OutputMode[] = ["text", "hex", "base64", "json"];
+
+export function inputModeFrom(value: string | undefined): InputMode {
+  if (value === undefined) return "lines";
+  if ((INPUT_MODES as readonly string[]).includes(value)) return value as InputMode;
+  throw new UsageError(`--input must be ${INPUT_MODES.join(", ")}, got ${JSON.stringify(value)}`);
+}
+
+export function outputModeFrom(value: string | undefined): OutputMode {
+  if (value === undefined) return "text";
+  if ((OUTPUT_MODES as readonly string[]).includes(value)) return value as OutputMode;
+  throw new UsageError(`--output must be ${OUTPUT_MODES.join(", ")}, got ${JSON.stringify(value)}`);
+}
+
+/** `--header JSON`: the header fields every sent frame carries (json-header framing only). */
+export function headerFrom(value: string | undefined, framingKind: string): JsonHeader {
+  if (value === undefined) return {};
+  if (framingKind !== "json") throw new UsageError("--header only goes with --framing json-header");
+  let header: unknown;
+  try {
+    header = JSON.parse(value);
+  } catch {
+    throw new UsageError(`--header must be a JSON object, got ${JSON.stringify(value)}`);
+  }
+  if (typeof header !== "object" || header === null || Array.isArray(header)) {
+    throw new UsageError(`--header must be a JSON object, got ${JSON.stringify(value)}`);
+  }
+  return header as JsonHeader;
+}
+
+// ── Output ───────────────────────────────────────────────────────────────────────────────────────
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const SIMPLE_ESCAPES: Record<number, string> = {
+  0x5c: "\\\\",
+  0x0a: "\\n",
+  0x0d: "\\r",
+  0x09: "\\t",
+};
+
+/** The length of the valid UTF-8 sequence of two or more bytes at `i`, or 0 when there is none. */
+function utf8SequenceLength(bytes: Uint8Array, i: number): number {
+  const b = bytes[i]!;
+  // The second byte's range depends on the first (no overlong forms, no surrogates, ≤ U+10FFFF).
+  let length: number, low = 0x80, high = 0xbf;
+  if (b >= 0xc2 && b <= 0xdf) length = 2;
+  else if (b >= 0xe0 && b <= 0xef) {
+    length = 3;
+    if (b === 0xe0) low = 0xa0;
+    if (b === 0xed) high = 0x9f;
+  } else if (b >= 0xf0 && b <= 0xf4) {
+    length = 4;
+    if (b === 0xf0) low = 0x90;
+    if (b === 0xf4) high = 0x8f;
+  } else return 0;
+  if (i + length > bytes.length) return 0;
+  const second = bytes[i + 1]!;
+  if (second < low || second > high) return 0;
+  for (let k = 2; k < length; k++) {
+    if ((bytes[i + k]! & 0xc0) !== 0x80) return 0;
+  }
+  return length;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * The bytes as one line of UTF-8 text that gives them back exactly: `\` is `\\`, LF `\n`, CR `\r`,
+ * TAB `\t`, other control bytes and every byte that is not part of valid UTF-8 `\xHH`. The same
+ * escapes `--delimiter` reads.
+ */
+export function escapeText(bytes: Uint8Array): string {
+  let out = "";
+  let runStart = 0;
+  let i = 0;
+  const flushRun = () => {
+    if (runStart < i) out += utf8.decode(bytes.subarray(runStart, i));
+  };
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    if (b >= 0x20 && b < 0x7f && b !== 0x5c) {
+      i++;
+      continue;
+    }
+    const length = b >= 0x80 ? utf8SequenceLength(bytes, i) : 0;
+    if (length > 0) {
+      i += length;
+      continue;
+    }
+    flushRun();
+    out += SIMPLE_ESCAPES[b] ?? `\\x${HEX[b]}`;
+    runStart = ++i;
+  }
+  flushRun();
+  return out;
+}
+
+/** Whether `bytes` are valid UTF-8 (then `TextDecoder` gives them back unchanged). */
+function isUtf8(bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length;) {
+    if (bytes[i]! < 0x80) i++;
+    else {
+      const length = utf8SequenceLength(bytes, i);
+      if (length === 0) return false;
+      i += length;
+    }
+  }
+  return true;
+}
+
+function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += HEX[b];
+  return out;
+}
+
+const toBase64 = (bytes: Uint8Array) =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+
+/** One received frame (a body, and its header under json-header framing) as one line, no newline. */
+export function formatFrame(
+  mode: OutputMode,
+  frame: Uint8Array | JsonHeaderFrame,
+  peer?: string,
+): string {
+  const [header, body] = frame instanceof Uint8Array
+    ? [undefined, frame]
+    : [frame.header, frame.body];
+  if (mode === "json") {
+    return JSON.stringify({
+      ...(peer === undefined ? {} : { peer }),
+      ...(header === undefined ? {} : { header }),
+      ...(isUtf8(body) ? { body: utf8.decode(body) } : { body_base64: toBase64(body) }),
+    });
+  }
+  const text = mode === "text" ? escapeText(body) : mode === "hex" ? toHex(body) : toBase64(body);
+  return header === undefined ? text : `${JSON.stringify(header)} ${text}`;
+}
+
+// ── Input ────────────────────────────────────────────────────────────────────────────────────────
+
+/** A stdin line that the chosen `--input` cannot decode. */
+export class InputError extends Error {}
+
+const HEX_LINE = /^(?:[0-9a-fA-F]{2})*$/;
+const BASE64_LINE = /^[A-Za-z0-9+/_-]*={0,2}$/;
+
+function decodeLine(
+  mode: "lines" | "hex" | "base64",
+  line: Uint8Array,
+  number: number,
+): Uint8Array {
+  if (mode === "lines") return line;
+  const text = utf8.decode(line).replace(/[ \t]/g, "");
+  if (mode === "hex") {
+    if (!HEX_LINE.test(text)) throw new InputError(`stdin line ${number}: not hex`);
+    return Buffer.from(text, "hex");
+  }
+  // Padding optional; one character past a multiple of four can never be base64.
+  if (!BASE64_LINE.test(text) || text.replace(/=+$/, "").length % 4 === 1) {
+    throw new InputError(`stdin line ${number}: not base64`);
+  }
+  return Buffer.from(text, "base64");
+}
+
+/**
+ * The frames stdin holds, as they arrive: one per line (split on LF; a CR before it is dropped;
+ * the last line needs no LF), or the whole of it as one frame with `raw`.
+ * @throws {InputError} On a line that does not decode as `hex` or `base64`.
+ */
+export async function* framesFrom(
+  chunks: AsyncIterable<Uint8Array>,
+  mode: InputMode,
+): AsyncGenerator<Uint8Array> {
+  if (mode === "raw") {
+    const parts: Uint8Array[] = [];
+    for await (const chunk of chunks) parts.push(chunk);
+    yield Buffer.concat(parts);
+    return;
+  }
+  // The start of a line whose LF has not arrived yet, in pieces (one long line stays linear).
+  let pending: Uint8Array[] = [];
+  let number = 0;
+  const lineOf = (last: Uint8Array) => {
+    // A copy (Buffer.concat always copies): stdin may reuse its chunk for the next read.
+    const line = Buffer.concat([...pending, last]);
+    pending = [];
+    return line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line;
+  };
+  for await (const chunk of chunks) {
+    let start = 0;
+    for (let end = chunk.indexOf(0x0a); end >= 0; end = chunk.indexOf(0x0a, start)) {
+      yield decodeLine(mode, lineOf(chunk.subarray(start, end)), ++number);
+      start = end + 1;
+    }
+    if (start < chunk.length) pending.push(Uint8Array.from(chunk.subarray(start)));
+  }
+  if (pending.length > 0) yield decodeLine(mode, lineOf(new Uint8Array(0)), ++number);
+}
+
+// ── stdout ───────────────────────────────────────────────────────────────────────────────────────
+
+/** Writes lines to a stream, and says when they have all been handed to it. */
+export class LineWriter {
+  #last: Promise<void> = Promise.resolve();
+  constructor(
+    private readonly stream: {
+      write(text: string, callback: (error?: Error | null) => void): boolean;
+    },
+  ) {}
+
+  /**
+   * Writes `text` and a newline.
+   * @returns `false` when the stream's buffer is full: await {@linkcode LineWriter.drained}.
+   */
+  line(text: string): boolean {
+    let full = false;
+    this.#last = new Promise((resolve) => {
+      full = !this.stream.write(`${text}\n`, () => resolve());
+    });
+    return !full;
+  }
+
+  /** Resolves once every line written so far has left (before the process exits). */
+  drained(): Promise<void> {
+    return this.#last;
+  }
+}

@@ -1,0 +1,175 @@
+// `framed connect`: netcat for framed protocols. stdin becomes frames; every frame the server
+// sends is printed as one line as it arrives.
+
+import process from "node:process";
+import { type Codec, connect, type FramedConn, type JsonHeader } from "../mod.ts";
+import {
+  commandHelp,
+  FLAG_HELP,
+  FRAMING_OPTIONS,
+  framingFrom,
+  optionalIntegerFlag,
+  parseWithPositionals,
+  PEER_FLAGS_HELP,
+  PEER_OPTIONS,
+  PEER_SYNOPSIS,
+  peerFrom,
+  UsageError,
+  WAIT,
+} from "./_flags.ts";
+import {
+  formatFrame,
+  framesFrom,
+  headerFrom,
+  type InputMode,
+  inputModeFrom,
+  LineWriter,
+  type OutputMode,
+  outputModeFrom,
+} from "./_frame_text.ts";
+
+export const help: string = commandHelp(
+  "connect --framing length|delimiter|json-header [--length-format FMT] [--max-frame BYTES]\n" +
+    "                   [--length-offset N] [--length-adjustment N] [--strip N] [--delimiter STR]\n" +
+    "                   [--input lines|raw|hex|base64] [--output text|hex|base64|json]\n" +
+    "                   [--header JSON] [--wait MS] [--api native|node]\n" +
+    `                   ${PEER_SYNOPSIS}`,
+  "Connects, sends stdin as frames while it is read, and prints every frame the server sends as\n" +
+    "one line as it arrives. By default each input line is one frame (an empty line is an empty\n" +
+    "frame; a CR before the LF is dropped; bytes are sent as they are, UTF-8 or not).\n" +
+    "Text output escapes \\ as \\\\, LF as \\n, CR as \\r, TAB as \\t, and every other control byte\n" +
+    "or byte that is not valid UTF-8 as \\xHH, so each frame is one line and no byte is lost.\n" +
+    "When stdin ends: sends FIN and exits 0 once the server has ended the connection; with\n" +
+    "--wait, sends no FIN and exits 0 once MS pass with no new frame. A server that ends the\n" +
+    "connection first also ends the command (exit 0). Exit 1, with one line on stderr, on any\n" +
+    "failure: refused, TLS, a frame cut off by the end of the stream, a line --input cannot decode.",
+  [
+    FLAG_HELP.framing,
+    FLAG_HELP.input,
+    FLAG_HELP.output,
+    FLAG_HELP.header,
+    FLAG_HELP.wait,
+    FLAG_HELP.lengthFormat,
+    FLAG_HELP.maxFrame,
+    FLAG_HELP.lengthOffset,
+    FLAG_HELP.lengthAdjustment,
+    FLAG_HELP.strip,
+    FLAG_HELP.delimiter,
+    ...PEER_FLAGS_HELP,
+    FLAG_HELP.api,
+  ],
+  [
+    [
+      "type lines to a length-prefixed server, see its replies",
+      "framed connect --framing length --port 9000",
+    ],
+    [
+      "two frames, the second empty, to a TLS server; replies as hex",
+      "printf 'ping\\n\\n' | framed connect --framing length --length-format u16be \\\n" +
+      "    --host example.com --port 9443 --tls --output hex",
+    ],
+    [
+      "a binary file as one JSON-header frame; the reply's header and body as JSON",
+      'framed connect --framing json-header --header \'{"name":"a.bin"}\' --input raw \\\n' +
+      "    --output json --unix /run/app.sock < a.bin",
+    ],
+  ],
+);
+
+/** The flags of `connect` and `listen --reply-from-stdin` besides framing and the address. */
+export const STDIO_OPTIONS = {
+  input: { type: "string" },
+  output: { type: "string" },
+  header: { type: "string" },
+} as const;
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseWithPositionals(args, {
+    ...FRAMING_OPTIONS,
+    ...PEER_OPTIONS,
+    ...STDIO_OPTIONS,
+    wait: { type: "string" },
+  });
+  if (positionals.length > 0) {
+    throw new UsageError(`takes no arguments (got ${JSON.stringify(positionals[0])}); see --input`);
+  }
+  const framing = framingFrom(values);
+  const target = peerFrom(values);
+  const input = inputModeFrom(values.input);
+  const output = outputModeFrom(values.output);
+  const header = headerFrom(values.header, framing.kind);
+  const wait = optionalIntegerFlag("wait", values.wait, WAIT);
+  const options = { input, output, wait };
+  // lingerTimeout: at exit the frames are sent; don't wait long for a server that never ends.
+  const linger = { lingerTimeout: 500 };
+  if (framing.kind === "json") {
+    const conn = await connect({ ...target, codec: framing.codec, ...linger });
+    return await session(conn, options, (body) => ({ header, body }));
+  }
+  const conn = await connect({ ...target, codec: framing.codec as Codec<Uint8Array>, ...linger });
+  return await session(conn, options, (body) => body);
+}
+
+/** One connection's life: stdin in, frames out, until one of the ways it ends. */
+async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8Array }>(
+  conn: FramedConn<T>,
+  options: { input: InputMode; output: OutputMode; wait: number | undefined },
+  frameOf: (body: Uint8Array) => T,
+): Promise<number> {
+  const out = new LineWriter(process.stdout);
+  let idle: Idle | undefined;
+  const received = (async () => {
+    for await (const frame of conn) {
+      idle?.restart();
+      if (!out.line(formatFrame(options.output, frame))) await out.drained();
+    }
+  })();
+  const sent = (async () => {
+    for await (const body of framesFrom(process.stdin, options.input)) {
+      if (!conn.write(frameOf(body))) await conn.flush();
+    }
+    await conn.flush();
+    if (options.wait === undefined) await conn.closeWrite();
+  })();
+  try {
+    // Whichever comes first: the server ends (we are done, whatever stdin still holds), or
+    // stdin ends (then wait for the server as --wait says).
+    const first = await Promise.race([received.then(() => "server"), sent.then(() => "stdin")]);
+    if (first === "stdin") {
+      if (options.wait === undefined) await received;
+      else {
+        idle = new Idle(options.wait);
+        await Promise.race([received, idle.passed]);
+      }
+    }
+    return 0;
+  } finally {
+    idle?.cancel();
+    // Ends both loops; what is left of stdin is not read.
+    await conn.close().catch(() => {});
+    await out.drained();
+    sent.catch(() => {});
+    received.catch(() => {});
+  }
+}
+
+/** A quiet period of `ms` that starts again with every frame. */
+class Idle {
+  readonly passed: Promise<void>;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #resolve!: () => void;
+
+  constructor(readonly ms: number) {
+    this.passed = new Promise((resolve) => (this.#resolve = resolve));
+    this.restart();
+  }
+
+  restart(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(this.#resolve, this.ms);
+  }
+
+  cancel(): void {
+    clearTimeout(this.#timer);
+  }
+}

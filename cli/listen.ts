@@ -1,0 +1,229 @@
+// `framed listen`: the server side of netcat for framed protocols. Prints every frame received,
+// from any number of connections; with --reply-from-stdin, stdin's frames go to every connection.
+
+import process from "node:process";
+import {
+  type Codec,
+  type FramedConn,
+  type JsonHeader,
+  type JsonHeaderFrame,
+  listenStreams,
+  serveListener,
+} from "../mod.ts";
+import {
+  commandHelp,
+  FLAG_HELP,
+  FRAMING_OPTIONS,
+  framingFrom,
+  LISTEN_FLAGS_HELP,
+  LISTEN_OPTIONS,
+  LISTEN_SYNOPSIS,
+  listenFrom,
+  parseWithPositionals,
+  UsageError,
+} from "./_flags.ts";
+import {
+  formatFrame,
+  framesFrom,
+  headerFrom,
+  type InputMode,
+  inputModeFrom,
+  LineWriter,
+  type OutputMode,
+  outputModeFrom,
+} from "./_frame_text.ts";
+import { STDIO_OPTIONS } from "./connect.ts";
+import { serveUntilSignal } from "./_serve_until_signal.ts";
+
+export const help: string = commandHelp(
+  "listen --framing length|delimiter|json-header [--length-format FMT] [--max-frame BYTES]\n" +
+    "                   [--length-offset N] [--length-adjustment N] [--strip N] [--delimiter STR]\n" +
+    "                   [--output text|hex|base64|json] [--once]\n" +
+    "                   [--reply-from-stdin [--input lines|raw|hex|base64] [--header JSON]]\n" +
+    `                   [--api native|node] ${LISTEN_SYNOPSIS}`,
+  "Prints `listening on HOST:PORT` (or `… (TLS)`, `listening on unix:PATH`) on stderr, then every\n" +
+    "frame received on stdout, one line each, as `framed connect` prints them. While more than one\n" +
+    "connection is open, each line starts with the sender (`HOST:PORT `, `unix#N ` on a unix\n" +
+    'socket); --output json always has a "peer" key. stderr also says `connection from PEER`,\n' +
+    "`PEER closed`, and why a connection was closed (bad input closes only that connection).\n" +
+    "With --reply-from-stdin, stdin's frames (one per line, or as --input says) are sent to every\n" +
+    "open connection, waiting while none is; when stdin ends, it stops accepting, ends every\n" +
+    "connection (FIN) and exits 0 once they have all ended. With --once, it accepts one\n" +
+    "connection and exits when that ends (1 if it ended with an error). Exits 0 on SIGINT or\n" +
+    "SIGTERM.",
+  [
+    FLAG_HELP.framing,
+    FLAG_HELP.output,
+    ["--once", "accept a single connection; exit when it ends"],
+    ["--reply-from-stdin", "send stdin's frames to every open connection"],
+    FLAG_HELP.input,
+    FLAG_HELP.header,
+    FLAG_HELP.lengthFormat,
+    FLAG_HELP.maxFrame,
+    FLAG_HELP.lengthOffset,
+    FLAG_HELP.lengthAdjustment,
+    FLAG_HELP.strip,
+    FLAG_HELP.delimiter,
+    ...LISTEN_FLAGS_HELP,
+    FLAG_HELP.api,
+  ],
+  [
+    [
+      "print what clients send to port 9000, as hex",
+      "framed listen --framing length --port 9000 --output hex",
+    ],
+    [
+      "a manual server: one connection, each line you type is a frame to it",
+      "framed listen --framing length --port 9000 --once --reply-from-stdin",
+    ],
+    [
+      "record one client's JSON-header frames to a file, headers included",
+      "framed listen --framing json-header --unix /tmp/app.sock --once --output json > frames.jsonl",
+    ],
+  ],
+);
+
+export async function run(args: string[]): Promise<number> {
+  const { values, positionals } = parseWithPositionals(args, {
+    ...FRAMING_OPTIONS,
+    ...LISTEN_OPTIONS,
+    ...STDIO_OPTIONS,
+    once: { type: "boolean" },
+    "reply-from-stdin": { type: "boolean" },
+  });
+  if (positionals.length > 0) {
+    throw new UsageError(`takes no arguments (got ${JSON.stringify(positionals[0])})`);
+  }
+  const framing = framingFrom(values);
+  const where = listenFrom(values);
+  const replying = values["reply-from-stdin"] === true;
+  for (const flag of ["input", "header"] as const) {
+    if (values[flag] !== undefined && !replying) {
+      throw new UsageError(`--${flag} needs --reply-from-stdin (it says how stdin is sent)`);
+    }
+  }
+  const options: ListenOptions = {
+    output: outputModeFrom(values.output),
+    input: inputModeFrom(values.input),
+    once: values.once === true,
+    replying,
+  };
+  const header = headerFrom(values.header, framing.kind);
+  if (framing.kind === "json") {
+    return await listening<JsonHeaderFrame>(
+      where,
+      framing.codec,
+      options,
+      (body) => ({ header, body }),
+    );
+  }
+  return await listening(where, framing.codec as Codec<Uint8Array>, options, (body) => body);
+}
+
+interface ListenOptions {
+  output: OutputMode;
+  input: InputMode;
+  once: boolean;
+  replying: boolean;
+}
+
+async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint8Array }>(
+  where: ReturnType<typeof listenFrom>,
+  codec: Codec<T>,
+  options: ListenOptions,
+  frameOf: (body: Uint8Array) => T,
+): Promise<number> {
+  const out = new LineWriter(process.stdout);
+  const log = (line: string) => console.error(line);
+  const streams = await listenStreams(where);
+  const unix = "path" in where;
+  /** The open connections and how their lines name them. */
+  const open = new Map<FramedConn<T>, string>();
+  let accepted = 0;
+  let failures = 0;
+  // Resolved while a connection is open: stdin's frames wait on it.
+  let opened = waiting();
+
+  const server = serveListener(streams, {
+    codec,
+    handler: async (conn) => {
+      accepted++;
+      const peer = unix ? `unix#${accepted}` : `${conn.remoteAddress}`;
+      if (options.once && accepted > 1) {
+        // Arrived before the listener was closed, together with the first one.
+        log(`framed listen: ${peer}: refused, --once serves one connection`);
+        return conn.abort();
+      }
+      // One connection: closing the listener stops accepting; this connection goes on.
+      if (options.once) streams.close();
+      open.set(conn, peer);
+      log(`connection from ${peer}`);
+      opened.resolve();
+      try {
+        for await (const frame of conn) {
+          const line = formatFrame(
+            options.output,
+            frame,
+            options.output === "json" ? peer : undefined,
+          );
+          const prefixed = open.size > 1 && options.output !== "json" ? `${peer} ${line}` : line;
+          if (!out.line(prefixed)) await out.drained();
+        }
+      } catch (error) {
+        failures++;
+        log(`framed listen: ${peer}: ${error instanceof Error ? error.message : error}`);
+      } finally {
+        open.delete(conn);
+        if (open.size === 0) opened = waiting();
+        log(`${peer} closed`);
+      }
+    },
+    // A failed TLS handshake never became a connection; its error names the client.
+    onError: (error) => log(`framed listen: ${error instanceof Error ? error.message : error}`),
+  });
+
+  const replies = options.replying ? reply() : undefined;
+  async function reply(): Promise<void> {
+    for await (const body of framesFrom(process.stdin, options.input)) {
+      while (open.size === 0) await opened.promise;
+      const frame = frameOf(body);
+      const flushes: Promise<void>[] = [];
+      for (const [conn, peer] of open) {
+        try {
+          if (!conn.write(frame)) flushes.push(conn.flush().catch(() => {}));
+        } catch (error) {
+          log(`framed listen: ${peer}: ${error instanceof Error ? error.message : error}`);
+        }
+      }
+      await Promise.all(flushes);
+    }
+    // stdin has ended: no more connections, and every open one gets our end of stream.
+    streams.close();
+    await Promise.all([...open.keys()].map((conn) => conn.closeWrite().catch(() => {})));
+  }
+
+  // Done when the connections have ended and no more will come: with --once after the one, with
+  // --reply-from-stdin after stdin's end (which closes the listener); a bad stdin line fails it.
+  const done = replies === undefined ? server.finished : Promise.race([
+    options.once ? server.finished : new Promise<void>(() => {}),
+    replies.then(() => server.finished),
+  ]);
+  try {
+    await serveUntilSignal(
+      { address: streams.address, tls: "tls" in where && where.tls !== undefined },
+      () => server.shutdown(),
+      done,
+      log,
+    );
+  } finally {
+    await out.drained();
+  }
+  return options.once && failures > 0 ? 1 : 0;
+}
+
+/** A promise and its resolve function (Node 20 has no `Promise.withResolvers`). */
+function waiting(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
