@@ -178,45 +178,63 @@ function decodeLine(
 }
 
 /**
- * The frames stdin holds, as they arrive: one per line (split on LF; a CR before it is dropped;
- * the last line needs no LF), or the whole of it as one frame with `raw`.
+ * The frames stdin holds, as they arrive, in batches (all the lines of one chunk of stdin): one
+ * per line (split on LF; a CR before it is dropped; the last line needs no LF), or the whole of
+ * it as one frame with `raw`.
  * @throws {InputError} On a line that does not decode as `hex` or `base64`.
  */
 export async function* framesFrom(
   chunks: AsyncIterable<Uint8Array>,
   mode: InputMode,
-): AsyncGenerator<Uint8Array> {
+): AsyncGenerator<Uint8Array[]> {
   if (mode === "raw") {
     const parts: Uint8Array[] = [];
-    for await (const chunk of chunks) parts.push(chunk);
-    yield Buffer.concat(parts);
+    for await (const chunk of chunks) parts.push(new Uint8Array(chunk));
+    yield [Buffer.concat(parts)];
     return;
   }
   // The start of a line whose LF has not arrived yet, in pieces (one long line stays linear).
   let pending: Uint8Array[] = [];
   let number = 0;
   const lineOf = (last: Uint8Array) => {
-    // A copy (Buffer.concat always copies): stdin may reuse its chunk for the next read.
-    const line = Buffer.concat([...pending, last]);
+    const line = pending.length === 0 ? last : Buffer.concat([...pending, last]);
     pending = [];
-    return line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line;
+    return decodeLine(mode, line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line, ++number);
   };
-  for await (const chunk of chunks) {
+  for await (const read of chunks) {
+    // One copy per chunk, lines are views of it: stdin may reuse its chunk for the next read.
+    const chunk = new Uint8Array(read);
+    const frames: Uint8Array[] = [];
     let start = 0;
     for (let end = chunk.indexOf(0x0a); end >= 0; end = chunk.indexOf(0x0a, start)) {
-      yield decodeLine(mode, lineOf(chunk.subarray(start, end)), ++number);
+      frames.push(lineOf(chunk.subarray(start, end)));
       start = end + 1;
     }
-    if (start < chunk.length) pending.push(Uint8Array.from(chunk.subarray(start)));
+    if (start < chunk.length) pending.push(chunk.subarray(start));
+    if (frames.length > 0) yield frames;
   }
-  if (pending.length > 0) yield decodeLine(mode, lineOf(new Uint8Array(0)), ++number);
+  if (pending.length > 0) yield [lineOf(new Uint8Array(0))];
 }
 
 // ── stdout ───────────────────────────────────────────────────────────────────────────────────────
 
-/** Writes lines to a stream, and says when they have all been handed to it. */
+/** How much text `LineWriter` gathers before it writes without waiting for the tick to end. */
+const BATCH = 64 * 1024;
+
+/**
+ * Writes lines to a stream, gathered into one write per tick (or per 64 KiB), and says when they
+ * have all been handed to it. Deno's `process.stdout.write` costs about 6 µs and 600 bytes per
+ * call (1 M one-line writes: 6.5 s and 635 MB; Bun: 1 s and 58 MB; Deno 2.9.6, Bun 1.4.5), and
+ * returns true while its writes pile up: batching makes both small, and waiting for the last
+ * write before gathering more bounds the memory in every runtime.
+ */
 export class LineWriter {
+  #buffer = "";
+  #scheduled = false;
+  #writing = 0;
+  #full = false;
   #last: Promise<void> = Promise.resolve();
+
   constructor(
     private readonly stream: {
       write(text: string, callback: (error?: Error | null) => void): boolean;
@@ -224,19 +242,37 @@ export class LineWriter {
   ) {}
 
   /**
-   * Writes `text` and a newline.
-   * @returns `false` when the stream's buffer is full: await {@linkcode LineWriter.drained}.
+   * Writes `text` and a newline (within this tick, or at once past 64 KiB).
+   * @returns `false` when writes are waiting on the stream: await {@linkcode LineWriter.drained}.
    */
   line(text: string): boolean {
-    let full = false;
-    this.#last = new Promise((resolve) => {
-      full = !this.stream.write(`${text}\n`, () => resolve());
-    });
-    return !full;
+    this.#buffer += `${text}\n`;
+    if (this.#buffer.length >= BATCH) this.#write();
+    else if (!this.#scheduled) {
+      this.#scheduled = true;
+      setTimeout(() => this.#write(), 0);
+    }
+    return !this.#full && !(this.#writing > 0 && this.#buffer.length >= BATCH);
   }
 
-  /** Resolves once every line written so far has left (before the process exits). */
+  #write(): void {
+    this.#scheduled = false;
+    if (this.#buffer === "") return;
+    const text = this.#buffer;
+    this.#buffer = "";
+    this.#writing++;
+    this.#last = new Promise((resolve) => {
+      this.#full = !this.stream.write(text, () => {
+        this.#writing--;
+        this.#full = false;
+        resolve();
+      });
+    });
+  }
+
+  /** Writes what is gathered; resolves once every line so far has been handed to the stream. */
   drained(): Promise<void> {
+    this.#write();
     return this.#last;
   }
 }

@@ -40,8 +40,9 @@ export const help: string = commandHelp(
     "Text output escapes \\ as \\\\, LF as \\n, CR as \\r, TAB as \\t, and every other control byte\n" +
     "or byte that is not valid UTF-8 as \\xHH, so each frame is one line and no byte is lost.\n" +
     "When stdin ends: sends FIN and exits 0 once the server has ended the connection; with\n" +
-    "--wait, sends no FIN and exits 0 once MS pass with no new frame. A server that ends the\n" +
-    "connection first also ends the command (exit 0). Exit 1, with one line on stderr, on any\n" +
+    "--wait, sends no FIN and exits 0 once MS pass with no new frame. When the server ends first,\n" +
+    "stdin is still sent (the server may still read) until it ends or pauses for 250 ms, then it\n" +
+    "exits 0; at a terminal it exits at once. Exit 1, with one line on stderr, on any\n" +
     "failure: refused, TLS, a frame cut off by the end of the stream, a line --input cannot decode.",
   [
     FLAG_HELP.framing,
@@ -118,6 +119,7 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
 ): Promise<number> {
   const out = new LineWriter(process.stdout);
   let idle: Idle | undefined;
+  let stdinPause: Idle | undefined;
   const received = (async () => {
     for await (const frame of conn) {
       idle?.restart();
@@ -125,16 +127,35 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
     }
   })();
   const sent = (async () => {
-    for await (const body of framesFrom(process.stdin, options.input)) {
-      if (!conn.write(frameOf(body))) await conn.flush();
+    for await (const bodies of framesFrom(process.stdin, options.input)) {
+      stdinPause?.restart();
+      let full = false;
+      for (const body of bodies) full = !conn.write(frameOf(body)) || full;
+      if (full) await conn.flush();
     }
     await conn.flush();
     if (options.wait === undefined) await conn.closeWrite();
   })();
   try {
-    // Whichever comes first: the server ends (we are done, whatever stdin still holds), or
-    // stdin ends (then wait for the server as --wait says).
+    // Whichever comes first: stdin ends (then wait for the server as --wait says), or the
+    // server ends its side. It may still be reading (a half-close), and the race with a server
+    // that answers at once must not drop input: stdin from a pipe or a file is still sent, to
+    // its end or until it pauses for STDIN_PAUSE_MS. A person at a terminal is done when the
+    // server is.
     const first = await Promise.race([received.then(() => "server"), sent.then(() => "stdin")]);
+    if (first === "server" && !process.stdin.isTTY) {
+      stdinPause = new Idle(STDIN_PAUSE_MS);
+      try {
+        await Promise.race([sent, stdinPause.passed]);
+      } catch (cause) {
+        throw new Error(
+          `the server closed the connection before all of stdin was sent: ${
+            cause instanceof Error ? cause.message : cause
+          }`,
+          { cause },
+        );
+      }
+    }
     if (first === "stdin") {
       if (options.wait === undefined) await received;
       else {
@@ -145,6 +166,7 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
     return 0;
   } finally {
     idle?.cancel();
+    stdinPause?.cancel();
     // Ends both loops; what is left of stdin is not read.
     await conn.close().catch(() => {});
     await out.drained();
@@ -152,6 +174,9 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
     received.catch(() => {});
   }
 }
+
+/** How long stdin may pause, once the server has ended, before the rest of it is given up. */
+const STDIN_PAUSE_MS = 250;
 
 /** A quiet period of `ms` that starts again with every frame. */
 class Idle {

@@ -184,13 +184,14 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
 
   const replies = options.replying ? reply() : undefined;
   async function reply(): Promise<void> {
-    for await (const body of framesFrom(process.stdin, options.input)) {
+    for await (const bodies of framesFrom(process.stdin, options.input)) {
       while (open.size === 0) await opened.promise;
-      const frame = frameOf(body);
       const flushes: Promise<void>[] = [];
       for (const [conn, peer] of open) {
         try {
-          if (!conn.write(frame)) flushes.push(conn.flush().catch(() => {}));
+          let full = false;
+          for (const body of bodies) full = !conn.write(frameOf(body)) || full;
+          if (full) flushes.push(conn.flush().catch(() => {}));
         } catch (error) {
           log(`framed listen: ${peer}: ${error instanceof Error ? error.message : error}`);
         }
