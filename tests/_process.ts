@@ -38,7 +38,19 @@ export interface Running {
   stderr(): string;
   /** Resolves with the exit code (or the signal's name when a signal ended it). */
   exited: Promise<number | string>;
+  /** Writes to the child's stdin (started with `{ stdin: "pipe" }`); resolves once written. */
+  write(data: string | Uint8Array): Promise<void>;
+  /** Ends the child's stdin (started with `{ stdin: "pipe" }`). */
+  endInput(): Promise<void>;
 }
+
+/**
+ * What a child reads on stdin: nothing (`/dev/null`, the default), these bytes then its end, or
+ * `"pipe"` to write with {@linkcode Running.write} and end with {@linkcode Running.endInput}.
+ */
+export type StdinSpec = "pipe" | string | Uint8Array | undefined;
+
+const noStdin = () => Promise.reject(new Error('start the child with { stdin: "pipe" }'));
 
 /** Collects text chunks into complete lines. */
 function lineCollector(lines: string[]): { push(text: string): void; end(): void } {
@@ -55,12 +67,26 @@ function lineCollector(lines: string[]): { push(text: string): void; end(): void
   };
 }
 
-export function start(command: string, args: string[]): Running {
-  return detectRuntime() === "deno" ? startWithDeno(command, args) : startWithNode(command, args);
+export function start(command: string, args: string[], stdin?: StdinSpec): Running {
+  return detectRuntime() === "deno"
+    ? startWithDeno(command, args, stdin)
+    : startWithNode(command, args, stdin);
 }
 
-function startWithNode(command: string, args: string[]): Running {
-  const child: ChildProcess = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+function startWithNode(command: string, args: string[], stdin: StdinSpec): Running {
+  const child: ChildProcess = spawn(command, args, {
+    stdio: [stdin === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+  });
+  const input = child.stdin;
+  // A child that exits before reading all of its input makes the pipe fail with EPIPE: the test
+  // looks at the exit code and output, so that error is not the test's failure.
+  input?.on("error", () => {});
+  const write = (data: string | Uint8Array) =>
+    new Promise<void>((resolve, reject) =>
+      input!.write(data, (error) => (error ? reject(error) : resolve()))
+    );
+  const endInput = () => new Promise<void>((resolve) => input!.end(resolve));
+  if (stdin !== undefined && stdin !== "pipe") input!.end(stdin);
   const lines: string[] = [];
   const out = lineCollector(lines);
   let errors = "";
@@ -85,15 +111,31 @@ function startWithNode(command: string, args: string[]): Running {
     lines,
     stderr: () => errors,
     exited,
+    write: stdin === "pipe" ? write : noStdin,
+    endInput: stdin === "pipe" ? endInput : noStdin,
   };
 }
 
 // Deno's node:child_process reports the signal it sent as the cause of exit even when the child
 // caught it and exited 0 (seen with Deno 2.9.6), so under Deno the real status comes from
 // Deno.Command.
-function startWithDeno(command: string, args: string[]): Running {
-  const child = new Deno.Command(command, { args, stdin: "null", stdout: "piped", stderr: "piped" })
-    .spawn();
+function startWithDeno(command: string, args: string[], stdin: StdinSpec): Running {
+  const child = new Deno.Command(command, {
+    args,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const input = stdin === undefined ? null : child.stdin.getWriter();
+  // A child that exits before reading all of its input breaks the pipe; see startWithNode.
+  const ignoreBrokenPipe = (error: unknown) => {
+    if (!(error instanceof Deno.errors.BrokenPipe)) throw error;
+  };
+  const write = (data: string | Uint8Array) =>
+    input!.write(typeof data === "string" ? new TextEncoder().encode(data) : data)
+      .catch(ignoreBrokenPipe);
+  const endInput = () => input!.close().catch(ignoreBrokenPipe);
+  if (stdin !== undefined && stdin !== "pipe") void write(stdin).then(endInput);
   const lines: string[] = [];
   const out = lineCollector(lines);
   let errors = "";
@@ -122,6 +164,8 @@ function startWithDeno(command: string, args: string[]): Running {
     lines,
     stderr: () => errors,
     exited,
+    write: stdin === "pipe" ? write : noStdin,
+    endInput: stdin === "pipe" ? endInput : noStdin,
   };
 }
 
@@ -143,8 +187,9 @@ export async function run(
   command: string,
   args: string[],
   ms = 60_000,
+  stdin?: Exclude<StdinSpec, "pipe">,
 ): Promise<{ code: number | string; stdout: string; stderr: string }> {
-  const running = start(command, args);
+  const running = start(command, args, stdin);
   const timer = setTimeout(() => running.kill("SIGKILL"), ms);
   const code = await running.exited;
   clearTimeout(timer);
@@ -152,9 +197,13 @@ export async function run(
 }
 
 /** Runs `cli.ts ARGS` under the current runtime to completion. */
-export function runCli(args: string[], ms?: number): ReturnType<typeof run> {
+export function runCli(
+  args: string[],
+  ms?: number,
+  stdin?: Exclude<StdinSpec, "pipe">,
+): ReturnType<typeof run> {
   const [command, prefix] = runtimeCommand("cli.ts");
-  return run(command, [...prefix, ...args], ms);
+  return run(command, [...prefix, ...args], ms, stdin);
 }
 
 /**
@@ -214,5 +263,26 @@ export async function eventually(what: string, check: () => boolean, ms = 30_000
   while (!check()) {
     if (Date.now() > deadline) assert.fail(`not within ${ms} ms: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/**
+ * Waits until the child's stderr so far matches `pattern` (for servers that keep stdout for data,
+ * like `listen`); returns the match. Fails the test (and kills the child) after `ms`.
+ */
+export async function stderrMatch(
+  running: Running,
+  pattern: RegExp,
+  ms = 30_000,
+): Promise<RegExpExecArray> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const match = pattern.exec(running.stderr());
+    if (match !== null) return match;
+    if (Date.now() > deadline) {
+      running.kill();
+      assert.fail(`stderr did not match ${pattern} within ${ms} ms; stderr: ${running.stderr()}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
