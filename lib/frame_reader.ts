@@ -24,8 +24,8 @@ export interface FrameReaderOptions {
   idleTimeout?: number;
   /**
    * Lend frames to `readFrame()` and `for await` instead of giving them: a frame (and the bytes it
-   * views) is valid only until the next `readFrame()`, and nothing more is read from the socket
-   * until then, so the adapter reuses one read buffer and receiving allocates nothing per read.
+   * views) is valid only until the next `readFrame()` (or `onFrame()`), and nothing more is read
+   * from the socket until then, so the adapter reuses one read buffer and receiving allocates nothing per read.
    * For consumers that finish with each frame before asking for the next (writing it to a file,
    * hashing it). Default `false`: frames are yours to keep.
    */
@@ -291,7 +291,8 @@ export class FrameReader<T> implements AsyncIterable<T> {
   /**
    * Delivers every frame to a synchronous `handler`, with no promise per frame. Frames already
    * queued are delivered first. With `{ borrow: true }` a frame is valid only until `handler`
-   * returns (its bytes may be reused for the next read).
+   * returns (its bytes may be reused for the next read). On a reader made with `borrow: true`,
+   * the frame the last `readFrame()` lent is done with once `onFrame()` is called.
    *
    * @param handler Called once per frame, in order. If it throws, reading fails with that error.
    * @param options `borrow`: lend frames instead of giving them. Default `false`.
@@ -315,6 +316,12 @@ export class FrameReader<T> implements AsyncIterable<T> {
       while (this.#head < this.#frames.length) handler(this.#dequeue()!);
     } catch (error) {
       this.#fail(error);
+    }
+    if (this.#lent) {
+      // A lending reader moving from readFrame() to onFrame(): the frame lent last is done with,
+      // and reading goes on (it waited for a readFrame() that will not come).
+      this.#lent = false;
+      this.#applyPause();
     }
     if (this.#done !== null) this.#settleHandler();
     else this.#start();
@@ -391,6 +398,7 @@ export class FrameReader<T> implements AsyncIterable<T> {
       }
       // Lent frames live until the next readFrame(): read nothing into the buffer before it.
       let emitted = false;
+      const queued = this.#frames.length;
       this.#decoder!.push(chunk, (frame) => {
         emitted = true;
         this.#emit(frame);
@@ -399,7 +407,9 @@ export class FrameReader<T> implements AsyncIterable<T> {
         this.#lent = true;
         this.#applyPause();
       }
-      return false;
+      // Frames queued from this chunk may be taken by an onFrame() handler, which keeps them:
+      // the chunk is kept (the adapter reads into another buffer) rather than lent.
+      return this.#frames.length > queued;
     } catch (error) {
       this.#fail(error);
       // Frames handed out before the error may view the chunk.

@@ -98,6 +98,42 @@ test(
   },
 );
 
+test(
+  `${runtime} native: a lending FrameReader that moves from readFrame() to onFrame() delivers every later frame whole`,
+  T,
+  async () => {
+    const { client, server, close } = await pair();
+    try {
+      const reader = new FrameReader(server, lengthPrefix(), { borrow: true });
+      const frameOf = (i: number) => {
+        const frame = new Uint8Array(4 + 100).fill(i);
+        new DataView(frame.buffer).setUint32(0, 100);
+        return frame;
+      };
+      // Three frames in one read: one lent to readFrame(), two queued behind it.
+      const first = reader.readFrame();
+      await client.write(new Uint8Array([...frameOf(0), ...frameOf(1), ...frameOf(2)]));
+      assert.ok((await first)!.every((byte) => byte === 0));
+      const kept: Uint8Array[] = [];
+      const done = reader.onFrame((frame) => kept.push(frame));
+      // Later reads, which an adapter reusing its buffer would write over the queued frames with.
+      for (let i = 3; i < 20; i++) {
+        await client.write(frameOf(i));
+        await sleep(5);
+      }
+      await client.closeWrite();
+      await done;
+      assert.equal(kept.length, 19, "every frame after the first reaches onFrame()");
+      kept.forEach((frame, k) => {
+        assert.equal(frame.length, 100, `frame ${k + 1}`);
+        assert.ok(frame.every((byte) => byte === k + 1), `frame ${k + 1} changed`);
+      });
+    } finally {
+      close();
+    }
+  },
+);
+
 test(`${runtime} native: an empty JSON-header body stays usable after later reads`, T, async () => {
   const { client, server, close } = await pair();
   try {
