@@ -485,7 +485,7 @@ export const FLAG_HELP = {
   input: [
     "--input",
     "lines (one frame per line), raw (all of stdin, one frame), hex or base64 (each line " +
-    "decoded) (default lines)",
+    "decoded first) (default lines)",
   ],
   output: [
     "--output",
@@ -546,9 +546,22 @@ export const INTEGER_FLAGS_HELP: readonly FlagHelp[] = [
   FLAG_HELP.wait,
 ];
 
-/** Flags one per line, their explanations aligned. */
+/** How wide help text may be: 100 columns, as this repository's code. */
+const HELP_WIDTH = 100;
+
+/** Flags one per line, their explanations aligned and wrapped within HELP_WIDTH. */
 export function flagLines(flags: readonly FlagHelp[]): string {
-  return flags.map(([flag, text]) => `  ${flag.padEnd(19)}  ${text}`).join("\n");
+  const indent = " ".repeat(23);
+  return flags.map(([flag, text]) => {
+    const lines = [`  ${flag.padEnd(19)} `];
+    for (const word of text.split(" ")) {
+      const last = lines.length - 1;
+      if (lines[last]!.length + 1 + word.length > HELP_WIDTH && lines[last] !== indent) {
+        lines.push(indent + word);
+      } else lines[last] += ` ${word}`;
+    }
+    return lines.join("\n");
+  }).join("\n");
 }
 
 /** An example in a help text: what it does, then the command line. */

@@ -54,8 +54,8 @@ export const help: string = commandHelp(
   [
     FLAG_HELP.framing,
     FLAG_HELP.output,
-    ["--once", "accept a single connection; exit when it ends"],
-    ["--reply-from-stdin", "send stdin's frames to every open connection"],
+    ["--once", "accept a single connection; exit when it ends (default off)"],
+    ["--reply-from-stdin", "send stdin's frames to every open connection (default off)"],
     FLAG_HELP.input,
     FLAG_HELP.header,
     FLAG_HELP.lengthFormat,
