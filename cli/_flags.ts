@@ -502,6 +502,16 @@ export const FLAG_HELP = {
   ],
 } as const satisfies Record<string, FlagHelp>;
 
+/** The framing flags besides `--framing`, for every command that frames (echo, send, connect, listen). */
+export const FRAMING_DETAIL_FLAGS_HELP: readonly FlagHelp[] = [
+  FLAG_HELP.lengthFormat,
+  FLAG_HELP.maxFrame,
+  FLAG_HELP.lengthOffset,
+  FLAG_HELP.lengthAdjustment,
+  FLAG_HELP.strip,
+  FLAG_HELP.delimiter,
+];
+
 /** Where a server listens, for every server command's help (`--api` goes last, on its own). */
 export const LISTEN_FLAGS_HELP: readonly FlagHelp[] = [
   FLAG_HELP.listenHost,

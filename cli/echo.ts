@@ -5,6 +5,7 @@ import { type Codec, ProxyProtocolError, serve, TlsError } from "../mod.ts";
 import {
   commandHelp,
   FLAG_HELP,
+  FRAMING_DETAIL_FLAGS_HELP,
   FRAMING_OPTIONS,
   framingFrom,
   LISTEN_FLAGS_HELP,
@@ -31,12 +32,7 @@ export const help: string = commandHelp(
     "`proxy_protocol on`), a connection without that header is refused and reported the same way.",
   [
     FLAG_HELP.framing,
-    FLAG_HELP.lengthFormat,
-    FLAG_HELP.maxFrame,
-    FLAG_HELP.lengthOffset,
-    FLAG_HELP.lengthAdjustment,
-    FLAG_HELP.strip,
-    FLAG_HELP.delimiter,
+    ...FRAMING_DETAIL_FLAGS_HELP,
     ...LISTEN_FLAGS_HELP,
     ...PROXY_FLAGS_HELP,
     FLAG_HELP.api,

@@ -5,6 +5,7 @@ import { type Codec, connect } from "../mod.ts";
 import {
   commandHelp,
   FLAG_HELP,
+  FRAMING_DETAIL_FLAGS_HELP,
   FRAMING_OPTIONS,
   framingFrom,
   parseWithPositionals,
@@ -26,12 +27,7 @@ export const help: string = commandHelp(
     "the system's trusted roots, for the name --servername or else --host.",
   [
     FLAG_HELP.framing,
-    FLAG_HELP.lengthFormat,
-    FLAG_HELP.delimiter,
-    FLAG_HELP.maxFrame,
-    FLAG_HELP.lengthOffset,
-    FLAG_HELP.lengthAdjustment,
-    FLAG_HELP.strip,
+    ...FRAMING_DETAIL_FLAGS_HELP,
     ...PEER_FLAGS_HELP,
     FLAG_HELP.api,
   ],
