@@ -7,6 +7,7 @@
 
 import type { Address } from "./byte_stream.ts";
 import { formatAddress } from "./net_address.ts";
+import { causeCode, failureReason } from "./_socket_failure.ts";
 
 /**
  * Base class of every error framed throws on purpose.
@@ -388,33 +389,8 @@ export class InvalidUtf8Error extends FramedError {
   }
 }
 
-// One source of truth for how an errno reads in a message; other codes keep the runtime's message.
-const SOCKET_FAILURES: Readonly<Record<string, string>> = Object.freeze({
-  ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset",
-  ETIMEDOUT: "timed out",
-  ENOTFOUND: "host not found",
-  EAI_AGAIN: "host lookup failed, try again",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  EADDRINUSE: "address in use",
-  ENOENT: "no such file or directory",
-  EADDRNOTAVAIL: "address not available",
-  EACCES: "permission denied",
-});
-
-// The runtime's errno code (`"ECONNREFUSED"`) when its error carries one: every adapter's runtime
-// puts it in a string `code` property (probed on Deno 2.9.6, Bun 1.4.5 and Node's net module).
-function causeCode(cause: unknown): string | undefined {
-  const code = (cause as { code?: unknown } | null | undefined)?.code;
-  return typeof code === "string" && code !== "" ? code : undefined;
-}
-
 function failureMessage(operation: string, address: Address, cause: unknown): string {
-  const code = causeCode(cause);
-  const reason = (code === undefined ? undefined : SOCKET_FAILURES[code]) ??
-    (cause instanceof Error ? cause.message : String(cause));
-  return `${operation} ${formatAddress(address)}: ${reason}`;
+  return `${operation} ${formatAddress(address)}: ${failureReason(cause)}`;
 }
 
 /**

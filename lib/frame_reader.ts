@@ -9,6 +9,7 @@ import type { ByteStream } from "./byte_stream.ts";
 import type { Decoder, DecoderSource } from "./codec.ts";
 import { ConnectionClosedError, IdleTimeoutError } from "./errors.ts";
 import { abortReason, joinLine } from "./_wait_queue.ts";
+import { failureReason } from "./_socket_failure.ts";
 
 /** Options of {@linkcode FrameReader}. */
 export interface FrameReaderOptions {
@@ -380,7 +381,9 @@ export class FrameReader<T> implements AsyncIterable<T> {
       error: (error) => {
         this.#peerEnd();
         this.#finish({
-          error: new ConnectionClosedError("the connection failed", { cause: error }),
+          error: new ConnectionClosedError(`the connection failed: ${failureReason(error)}`, {
+            cause: error,
+          }),
         });
       },
     });

@@ -126,6 +126,32 @@ export function pythonJsonDumps(value: unknown): string {
 // The exact bytes each decoded header arrived as, so echoing a frame sends them back unchanged.
 const rawHeaders = new WeakMap<JsonHeader, Uint8Array>();
 
+/**
+ * The JSON text a decoded header arrived as, byte for byte: for logging or printing a header
+ * without serializing it again, which would round numbers beyond 2^53 (`12345678901234567891`
+ * becomes `12345678901234567000`), write `1.0` as `1`, and change spacing and escapes.
+ *
+ * @param header A header from a decoded {@linkcode JsonHeaderFrame} (or `header` event).
+ * @returns Its text as received, or `undefined` for a header that was not decoded (made in code).
+ *
+ * @example
+ * ```ts
+ * import { decodeAll, jsonHeader, rawHeaderText } from "@nianbao/framed";
+ *
+ * const json = new TextEncoder().encode('{"data_size": 0, "id": 12345678901234567891}');
+ * const wire = new Uint8Array([0, 0, 0, json.length, ...json]);
+ * const [frame] = decodeAll(jsonHeader(), wire);
+ * if (rawHeaderText(frame!.header) !== '{"data_size": 0, "id": 12345678901234567891}') {
+ *   throw new Error("not the text that arrived");
+ * }
+ * if (rawHeaderText({ data_size: 0 }) !== undefined) throw new Error("made in code");
+ * ```
+ */
+export function rawHeaderText(header: JsonHeader): string | undefined {
+  const raw = rawHeaders.get(header);
+  return raw === undefined ? undefined : new TextDecoder("utf-8", { ignoreBOM: true }).decode(raw);
+}
+
 // Iterative, with an explicit stack: a peer controls the nesting depth, and a recursive freeze of a
 // header nested 30,000 deep overflowed the call stack (RangeError) instead of decoding.
 function deepFreeze<T>(value: T): T {
