@@ -9,6 +9,7 @@ import {
   DEFAULT_MAX_RECORD_LENGTH,
   delimiter,
   isLengthFormat,
+  type JsonHeader,
   jsonHeader,
   type JsonHeaderFrame,
   LENGTH_FORMATS,
@@ -25,6 +26,15 @@ import { DEFAULT_MAX_UPLOAD } from "../programs/file_transfer.ts";
 
 /** A usage mistake: printed with the command's help, exit code 2. */
 export class UsageError extends Error {}
+
+/**
+ * An error as the one line a command prints: its message with line breaks folded (OpenSSL's
+ * messages, through node:tls, span lines).
+ */
+export function errorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  return message.split("\n").map((line) => line.trim()).filter((line) => line !== "").join(" ");
+}
 
 // ── parseArgs options ────────────────────────────────────────────────────────────────────────────
 
@@ -343,8 +353,8 @@ function unescape(text: string): Uint8Array {
 
 /** A codec chosen by `--framing`: raw byte frames, or JSON-header frames. */
 export type AnyFraming =
-  | { kind: "bytes"; codec: Codec<Uint8Array> }
-  | { kind: "json"; codec: Codec<JsonHeaderFrame> };
+  | { kind: "bytes"; codec: Codec<Uint8Array>; maxFrame: number }
+  | { kind: "json"; codec: Codec<JsonHeaderFrame>; maxFrame: number };
 
 /**
  * The length-prefix codec of `--length-format`, `--max-frame`, `--length-offset`,
@@ -387,6 +397,7 @@ function lengthCodec(
 /** The codec that `--framing`, `--length-format`, `--max-frame`, `--delimiter` and the length-field flags describe. */
 export function framingFrom(
   values: { [K in keyof typeof FRAMING_OPTIONS]?: string },
+  stringifyHeader: (header: JsonHeader) => string = pythonJsonDumps,
 ): AnyFraming {
   const format = values["length-format"]!;
   if (!isLengthFormat(format)) throw new UsageError(`unknown --length-format ${format}`);
@@ -402,12 +413,20 @@ export function framingFrom(
   }
   switch (values.framing) {
     case "length":
-      return { kind: "bytes", codec: lengthCodec(values, format, maxFrame) };
-    case "delimiter":
       return {
         kind: "bytes",
-        codec: delimiter({ delimiter: unescape(values.delimiter!), maxRecordLength: maxFrame }),
+        codec: lengthCodec(values, format, maxFrame),
+        maxFrame: maxFrame ?? DEFAULT_MAX_FRAME_LENGTH,
       };
+    case "delimiter": {
+      const end = unescape(values.delimiter!);
+      if (end.length === 0) throw new UsageError("--delimiter must not be empty");
+      return {
+        kind: "bytes",
+        codec: delimiter({ delimiter: end, maxRecordLength: maxFrame }),
+        maxFrame: maxFrame ?? DEFAULT_MAX_RECORD_LENGTH,
+      };
+    }
     case "json-header":
       // pythonJsonDumps makes `send` byte-for-byte the seed's json.dumps + struct.pack program.
       return {
@@ -415,8 +434,9 @@ export function framingFrom(
         codec: jsonHeader({
           lengthFormat: format,
           maxBodyLength: maxFrame,
-          stringify: pythonJsonDumps,
+          stringify: stringifyHeader,
         }),
+        maxFrame: maxFrame ?? DEFAULT_MAX_FRAME_LENGTH,
       };
     default:
       throw new UsageError(`--framing must be length, delimiter or json-header`);

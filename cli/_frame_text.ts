@@ -3,7 +3,8 @@
 // is lossless: no byte is dropped or changed without an escape that says so.
 
 import { Buffer } from "node:buffer";
-import type { JsonHeader, JsonHeaderFrame } from "../mod.ts";
+import process from "node:process";
+import { type JsonHeader, type JsonHeaderFrame, rawHeaderText } from "../mod.ts";
 import { UsageError } from "./_flags.ts";
 
 /** How stdin becomes frames. */
@@ -26,10 +27,26 @@ export function outputModeFrom(value: string | undefined): OutputMode {
   throw new UsageError(`--output must be ${OUTPUT_MODES.join(", ")}, got ${JSON.stringify(value)}`);
 }
 
-/** `--header JSON`: the header fields every sent frame carries (json-header framing only). */
-export function headerFrom(value: string | undefined, framingKind: string): JsonHeader {
-  if (value === undefined) return {};
-  if (framingKind !== "json") throw new UsageError("--header only goes with --framing json-header");
+/** The size field of `--framing json-header` (the seed's, and Python's json-header programs'). */
+export const SIZE_FIELD = "data_size";
+
+/** `--header JSON`, checked: the fields every sent frame carries (json-header framing only). */
+export interface HeaderFlag {
+  /** The parsed object, as frames carry it. */
+  header: JsonHeader;
+  /**
+   * Writes a frame's header as the flag's own text with the size field put first, so that what
+   * was typed goes out unchanged: serializing the parsed object again would round integers
+   * beyond 2^53 and write `1.0` as `1`. `undefined` without `--header`.
+   */
+  stringify: ((full: JsonHeader) => string) | undefined;
+}
+
+export function headerFrom(value: string | undefined, framing: string | undefined): HeaderFlag {
+  if (value === undefined) return { header: {}, stringify: undefined };
+  if (framing !== "json-header") {
+    throw new UsageError("--header only goes with --framing json-header");
+  }
   let header: unknown;
   try {
     header = JSON.parse(value);
@@ -39,7 +56,14 @@ export function headerFrom(value: string | undefined, framingKind: string): Json
   if (typeof header !== "object" || header === null || Array.isArray(header)) {
     throw new UsageError(`--header must be a JSON object, got ${JSON.stringify(value)}`);
   }
-  return header as JsonHeader;
+  if (SIZE_FIELD in header) {
+    throw new UsageError(`--header must not set ${SIZE_FIELD}: each frame's is its body's size`);
+  }
+  // Parsed, so the trimmed text is `{`, the members as typed, `}`.
+  const members = value.trim().slice(1, -1).trim();
+  const stringify = (full: JsonHeader) =>
+    `{"${SIZE_FIELD}": ${full[SIZE_FIELD]}${members === "" ? "" : `, ${members}`}}`;
+  return { header: header as JsonHeader, stringify };
 }
 
 // ── Output ───────────────────────────────────────────────────────────────────────────────────────
@@ -76,7 +100,9 @@ function utf8SequenceLength(bytes: Uint8Array, i: number): number {
   return length;
 }
 
-const utf8 = new TextDecoder();
+// ignoreBOM: by default a TextDecoder drops a leading EF BB BF, a byte-order mark, on every
+// decode(): a frame's first three bytes would vanish from the output.
+const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * The bytes as one line of UTF-8 text that gives them back exactly: `\` is `\\`, LF `\n`, CR `\r`,
@@ -131,7 +157,31 @@ function toHex(bytes: Uint8Array): string {
 const toBase64 = (bytes: Uint8Array) =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 
-/** One received frame (a body, and its header under json-header framing) as one line, no newline. */
+/**
+ * JSON text on one line: the whitespace between tokens dropped, strings and numbers untouched
+ * (a header's text may span lines; its numbers must not be rounded by parsing).
+ */
+export function compactJson(text: string): string {
+  let out = "";
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (inString) {
+      out += c;
+      if (c === "\\") out += text[++i] ?? "";
+      else if (c === '"') inString = false;
+    } else if (c === '"') {
+      inString = true;
+      out += c;
+    } else if (c !== " " && c !== "\t" && c !== "\n" && c !== "\r") out += c;
+  }
+  return out;
+}
+
+/**
+ * One received frame (a body, and its header under json-header framing) as one line, no
+ * newline. A header is printed as the text it arrived as (compacted to one line).
+ */
 export function formatFrame(
   mode: OutputMode,
   frame: Uint8Array | JsonHeaderFrame,
@@ -139,16 +189,20 @@ export function formatFrame(
 ): string {
   const [header, body] = frame instanceof Uint8Array
     ? [undefined, frame]
-    : [frame.header, frame.body];
+    : [compactJson(rawHeaderText(frame.header) ?? JSON.stringify(frame.header)), frame.body];
   if (mode === "json") {
-    return JSON.stringify({
-      ...(peer === undefined ? {} : { peer }),
-      ...(header === undefined ? {} : { header }),
-      ...(isUtf8(body) ? { body: utf8.decode(body) } : { body_base64: toBase64(body) }),
-    });
+    // Built by hand around the header's own text, which JSON.stringify would re-serialize.
+    const fields = [
+      ...(peer === undefined ? [] : [`"peer":${JSON.stringify(peer)}`]),
+      ...(header === undefined ? [] : [`"header":${header}`]),
+      isUtf8(body)
+        ? `"body":${JSON.stringify(utf8.decode(body))}`
+        : `"body_base64":${JSON.stringify(toBase64(body))}`,
+    ];
+    return `{${fields.join(",")}}`;
   }
   const text = mode === "text" ? escapeText(body) : mode === "hex" ? toHex(body) : toBase64(body);
-  return header === undefined ? text : `${JSON.stringify(header)} ${text}`;
+  return header === undefined ? text : `${header} ${text}`;
 }
 
 // ── Input ────────────────────────────────────────────────────────────────────────────────────────
@@ -157,7 +211,7 @@ export function formatFrame(
 export class InputError extends Error {}
 
 const HEX_LINE = /^(?:[0-9a-fA-F]{2})*$/;
-const BASE64_LINE = /^[A-Za-z0-9+/_-]*={0,2}$/;
+const BASE64_LINE = /^(?:[A-Za-z0-9+/]*|[A-Za-z0-9_-]*)={0,2}$/;
 
 function decodeLine(
   mode: "lines" | "hex" | "base64",
@@ -170,26 +224,49 @@ function decodeLine(
     if (!HEX_LINE.test(text)) throw new InputError(`stdin line ${number}: not hex`);
     return Buffer.from(text, "hex");
   }
-  // Padding optional; one character past a multiple of four can never be base64.
-  if (!BASE64_LINE.test(text) || text.replace(/=+$/, "").length % 4 === 1) {
+  // One alphabet (standard or url-safe), padding optional but right when present, and no bits
+  // past the last byte: the text is the canonical encoding of what it decodes to.
+  const bare = text.replace(/=+$/, "");
+  const padded = bare.length !== text.length;
+  const bytes = Buffer.from(bare, "base64");
+  const urlSafe = /[-_]/.test(bare);
+  const again = bytes.toString(urlSafe ? "base64url" : "base64").replace(/=+$/, "");
+  if (!BASE64_LINE.test(text) || again !== bare || (padded && text.length % 4 !== 0)) {
     throw new InputError(`stdin line ${number}: not base64`);
   }
-  return Buffer.from(text, "base64");
+  return bytes;
 }
 
 /**
  * The frames stdin holds, as they arrive, in batches (all the lines of one chunk of stdin): one
  * per line (split on LF; a CR before it is dropped; the last line needs no LF), or the whole of
- * it as one frame with `raw`.
- * @throws {InputError} On a line that does not decode as `hex` or `base64`.
+ * it as one frame with `raw`. A frame can be at most `maxFrame` bytes: stdin that would make a
+ * longer one is refused before it is all held in memory.
+ * @throws {InputError} On a line that does not decode as `hex` or `base64`, or one too long;
+ * the frames before it are yielded first.
  */
 export async function* framesFrom(
   chunks: AsyncIterable<Uint8Array>,
   mode: InputMode,
+  maxFrame: number,
 ): AsyncGenerator<Uint8Array[]> {
+  // The most bytes of stdin one frame can take: hex spends two characters a byte (and may be
+  // spaced out), base64 four for three, a line one more for its CR.
+  const most = mode === "hex"
+    ? 3 * maxFrame + 2
+    : mode === "base64"
+    ? 4 * Math.ceil(maxFrame / 3) + 3
+    : maxFrame + 1;
+  const tooLong = (what: string) =>
+    new InputError(`${what} is longer than --max-frame allows (${maxFrame} bytes)`);
+  let held = 0;
   if (mode === "raw") {
     const parts: Uint8Array[] = [];
-    for await (const chunk of chunks) parts.push(new Uint8Array(chunk));
+    for await (const chunk of chunks) {
+      held += chunk.length;
+      if (held > maxFrame) throw tooLong("stdin");
+      parts.push(new Uint8Array(chunk));
+    }
     yield [Buffer.concat(parts)];
     return;
   }
@@ -199,6 +276,8 @@ export async function* framesFrom(
   const lineOf = (last: Uint8Array) => {
     const line = pending.length === 0 ? last : Buffer.concat([...pending, last]);
     pending = [];
+    held = 0;
+    if (line.length > most) throw tooLong(`stdin line ${number + 1}`);
     return decodeLine(mode, line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line, ++number);
   };
   for await (const read of chunks) {
@@ -206,11 +285,21 @@ export async function* framesFrom(
     const chunk = new Uint8Array(read);
     const frames: Uint8Array[] = [];
     let start = 0;
-    for (let end = chunk.indexOf(0x0a); end >= 0; end = chunk.indexOf(0x0a, start)) {
-      frames.push(lineOf(chunk.subarray(start, end)));
-      start = end + 1;
+    try {
+      for (let end = chunk.indexOf(0x0a); end >= 0; end = chunk.indexOf(0x0a, start)) {
+        frames.push(lineOf(chunk.subarray(start, end)));
+        start = end + 1;
+      }
+      if (start < chunk.length) {
+        pending.push(chunk.subarray(start));
+        held += chunk.length - start;
+        if (held > most) throw tooLong(`stdin line ${number + 1}`);
+      }
+    } catch (error) {
+      // The lines before the bad one go out, then the error.
+      if (frames.length > 0) yield frames;
+      throw error;
     }
-    if (start < chunk.length) pending.push(chunk.subarray(start));
     if (frames.length > 0) yield frames;
   }
   if (pending.length > 0) yield [lineOf(new Uint8Array(0))];
@@ -235,10 +324,15 @@ export class LineWriter {
   #full = false;
   #last: Promise<void> = Promise.resolve();
 
+  /**
+   * @param stream Where the lines go (stdout).
+   * @param onError Called once with the first error a write reports (EPIPE: the reader is gone).
+   */
   constructor(
     private readonly stream: {
       write(text: string, callback: (error?: Error | null) => void): boolean;
     },
+    private readonly onError: (error: Error) => void,
   ) {}
 
   /**
@@ -262,9 +356,10 @@ export class LineWriter {
     this.#buffer = "";
     this.#writing++;
     this.#last = new Promise((resolve) => {
-      this.#full = !this.stream.write(text, () => {
+      this.#full = !this.stream.write(text, (error) => {
         this.#writing--;
         this.#full = false;
+        if (error) this.onError(error);
         resolve();
       });
     });
@@ -275,4 +370,43 @@ export class LineWriter {
     this.#write();
     return this.#last;
   }
+}
+
+/** stdout as lines, and how its end is told. */
+export interface StdoutLines {
+  writer: LineWriter;
+  /**
+   * Resolves when no one reads stdout any more (EPIPE: `… | head -1` has exited); rejects on any
+   * other failure to write it.
+   */
+  gone: Promise<"stdout">;
+  /** Whether stdout has failed (then nothing more is written to it). */
+  readonly isGone: boolean;
+}
+
+/**
+ * A {@linkcode LineWriter} on stdout that turns its failure into {@linkcode StdoutLines.gone}.
+ * Without a listener, a write to a closed pipe is an uncaught error in Deno and Node, and in Bun
+ * the process reads on at full speed, printing nothing, until the peer closes (probed with
+ * Deno 2.9.6, Bun 1.4.5, Node 20).
+ */
+export function stdoutLines(): StdoutLines {
+  let isGone = false;
+  let settle!: { resolve(value: "stdout"): void; reject(error: unknown): void };
+  const gone = new Promise<"stdout">((resolve, reject) => (settle = { resolve, reject }));
+  gone.catch(() => {});
+  const fail = (error: Error) => {
+    if (isGone) return;
+    isGone = true;
+    if ((error as { code?: unknown }).code === "EPIPE") settle.resolve("stdout");
+    else settle.reject(new Error(`cannot write to stdout: ${error.message}`, { cause: error }));
+  };
+  process.stdout.on("error", fail);
+  return {
+    writer: new LineWriter(process.stdout, fail),
+    gone,
+    get isGone() {
+      return isGone;
+    },
+  };
 }

@@ -24,9 +24,9 @@ import {
   headerFrom,
   type InputMode,
   inputModeFrom,
-  LineWriter,
   type OutputMode,
   outputModeFrom,
+  stdoutLines,
 } from "./_frame_text.ts";
 
 export const help: string = commandHelp(
@@ -90,13 +90,15 @@ export async function run(args: string[]): Promise<number> {
   if (positionals.length > 0) {
     throw new UsageError(`takes no arguments (got ${JSON.stringify(positionals[0])}); see --input`);
   }
-  const framing = framingFrom(values);
+  const { header, stringify } = headerFrom(values.header, values.framing);
+  const framing = framingFrom(values, stringify);
   const target = peerFrom(values);
-  const input = inputModeFrom(values.input);
-  const output = outputModeFrom(values.output);
-  const header = headerFrom(values.header, framing.kind);
-  const wait = optionalIntegerFlag("wait", values.wait, WAIT);
-  const options = { input, output, wait };
+  const options: SessionOptions = {
+    input: inputModeFrom(values.input),
+    output: outputModeFrom(values.output),
+    wait: optionalIntegerFlag("wait", values.wait, WAIT),
+    maxFrame: framing.maxFrame,
+  };
   // lingerTimeout: at exit the frames are sent; don't wait long for a server that never ends.
   const linger = { lingerTimeout: 500 };
   if (framing.kind === "json") {
@@ -107,15 +109,24 @@ export async function run(args: string[]): Promise<number> {
   return await session(conn, options, (body) => body);
 }
 
+interface SessionOptions {
+  input: InputMode;
+  output: OutputMode;
+  wait: number | undefined;
+  maxFrame: number;
+}
+
 /** One connection's life: stdin in, frames out, until one of the ways it ends. */
 async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8Array }>(
   conn: FramedConn<T>,
-  options: { input: InputMode; output: OutputMode; wait: number | undefined },
+  options: SessionOptions,
   frameOf: (body: Uint8Array) => T,
 ): Promise<number> {
-  const out = new LineWriter(process.stdout);
+  const stdout = stdoutLines();
+  const out = stdout.writer;
   let idle: Idle | undefined;
-  let stdinPause: Idle | undefined;
+  // Counts only while the sender waits for stdin, not while it waits for the socket to drain.
+  const stdinPause = new Idle(STDIN_PAUSE_MS, false);
   const received = (async () => {
     for await (const frame of conn) {
       idle?.restart();
@@ -123,12 +134,15 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
     }
   })();
   const sent = (async () => {
-    for await (const bodies of framesFrom(process.stdin, options.input)) {
-      stdinPause?.restart();
+    stdinPause.restart();
+    for await (const bodies of framesFrom(process.stdin, options.input, options.maxFrame)) {
+      stdinPause.cancel();
       let full = false;
       for (const body of bodies) full = !conn.write(frameOf(body)) || full;
       if (full) await conn.flush();
+      stdinPause.restart();
     }
+    stdinPause.cancel();
     await conn.flush();
     if (options.wait === undefined) await conn.closeWrite();
   })();
@@ -136,13 +150,17 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
     // Whichever comes first: stdin ends (then wait for the server as --wait says), or the
     // server ends its side. It may still be reading (a half-close), and the race with a server
     // that answers at once must not drop input: stdin from a pipe or a file is still sent, to
-    // its end or until it pauses for STDIN_PAUSE_MS. A person at a terminal is done when the
-    // server is.
-    const first = await Promise.race([received.then(() => "server"), sent.then(() => "stdin")]);
+    // its end or until stdin itself pauses for STDIN_PAUSE_MS. A person at a terminal is done
+    // when the server is.
+    const first = await Promise.race([
+      received.then(() => "server"),
+      sent.then(() => "stdin"),
+      stdout.gone,
+    ]);
     if (first === "server" && !process.stdin.isTTY) {
-      stdinPause = new Idle(STDIN_PAUSE_MS);
+      stdinPause.arm();
       try {
-        await Promise.race([sent, stdinPause.passed]);
+        await Promise.race([sent, stdinPause.passed, stdout.gone]);
       } catch (cause) {
         throw new Error(
           `the server closed the connection before all of stdin was sent: ${
@@ -153,19 +171,21 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
       }
     }
     if (first === "stdin") {
-      if (options.wait === undefined) await received;
+      if (options.wait === undefined) await Promise.race([received, stdout.gone]);
       else {
         idle = new Idle(options.wait);
-        await Promise.race([received, idle.passed]);
+        await Promise.race([received, idle.passed, stdout.gone]);
       }
     }
-    return 0;
+    // No one reads stdout any more (`connect … | head -1`): stop quietly, as a tool killed by
+    // SIGPIPE would, with its exit status.
+    return stdout.isGone ? 141 : 0;
   } finally {
     idle?.cancel();
-    stdinPause?.cancel();
+    stdinPause.cancel();
     // Ends both loops; what is left of stdin is not read.
     await conn.close().catch(() => {});
-    await out.drained();
+    if (!stdout.isGone) await out.drained();
     sent.catch(() => {});
     received.catch(() => {});
   }
@@ -174,23 +194,39 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
 /** How long stdin may pause, once the server has ended, before the rest of it is given up. */
 const STDIN_PAUSE_MS = 250;
 
-/** A quiet period of `ms` that starts again with every frame. */
+/**
+ * A quiet period of `ms` that starts again with every `restart()`. Armed from the start unless
+ * told otherwise: a disarmed one ignores `restart()` until `arm()`.
+ */
 class Idle {
   readonly passed: Promise<void>;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #resolve!: () => void;
+  #armed: boolean;
+  #running = false;
 
-  constructor(readonly ms: number) {
+  constructor(readonly ms: number, armed = true) {
     this.passed = new Promise((resolve) => (this.#resolve = resolve));
+    this.#armed = armed;
     this.restart();
   }
 
-  restart(): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(this.#resolve, this.ms);
+  /** Starts counting; from now on `restart()` counts again. */
+  arm(): void {
+    this.#armed = true;
+    if (this.#running) this.restart();
   }
 
+  /** Counts `ms` from now (once armed). */
+  restart(): void {
+    clearTimeout(this.#timer);
+    this.#running = true;
+    if (this.#armed) this.#timer = setTimeout(this.#resolve, this.ms);
+  }
+
+  /** Stops counting until the next `restart()`. */
   cancel(): void {
     clearTimeout(this.#timer);
+    this.#running = false;
   }
 }

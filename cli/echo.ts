@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { type Codec, ProxyProtocolError, serve, TlsError } from "../mod.ts";
 import {
   commandHelp,
+  errorText,
   FLAG_HELP,
   FRAMING_DETAIL_FLAGS_HELP,
   FRAMING_OPTIONS,
@@ -82,7 +83,7 @@ export async function run(args: string[]): Promise<void> {
         : error instanceof TlsError || error instanceof ProxyProtocolError
         ? ""
         : "accept: ";
-      console.error(`framed echo: ${who}${error instanceof Error ? error.message : error}`);
+      console.error(`framed echo: ${who}${errorText(error)}`);
     },
   });
   await serveUntilSignal(

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { execServer, unprotectedExposure } from "../programs/exec.ts";
 import {
   commandHelp,
+  errorText,
   FLAG_HELP,
   LISTEN_FLAGS_HELP,
   LISTEN_OPTIONS,
@@ -83,7 +84,7 @@ export async function run(args: string[]): Promise<void> {
     // server meant to be exposed must not drop strangers silently.
     onError: (error, conn) => {
       const who = conn === null ? "" : `${conn.remoteAddress}: `;
-      console.error(`framed exec-server: ${who}${error instanceof Error ? error.message : error}`);
+      console.error(`framed exec-server: ${who}${errorText(error)}`);
     },
   });
   await serveUntilSignal(

@@ -4,6 +4,7 @@ import { parseArgs } from "node:util";
 import { badServedDir, fileServer } from "../programs/file_transfer.ts";
 import {
   commandHelp,
+  errorText,
   FLAG_HELP,
   LISTEN_FLAGS_HELP,
   LISTEN_OPTIONS,
@@ -56,8 +57,7 @@ export async function run(args: string[]): Promise<void> {
     ...where,
     dir: values.dir,
     maxSize,
-    onError: (error) =>
-      console.error(`framed file-server: ${error instanceof Error ? error.message : error}`),
+    onError: (error) => console.error(`framed file-server: ${errorText(error)}`),
   });
   if (server.staleRemoved > 0) {
     console.error(

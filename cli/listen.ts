@@ -12,6 +12,7 @@ import {
 } from "../mod.ts";
 import {
   commandHelp,
+  errorText,
   FLAG_HELP,
   FRAMING_DETAIL_FLAGS_HELP,
   FRAMING_OPTIONS,
@@ -29,9 +30,9 @@ import {
   headerFrom,
   type InputMode,
   inputModeFrom,
-  LineWriter,
   type OutputMode,
   outputModeFrom,
+  stdoutLines,
 } from "./_frame_text.ts";
 import { STDIO_OPTIONS } from "./connect.ts";
 import { serveUntilSignal } from "./_serve_until_signal.ts";
@@ -90,7 +91,8 @@ export async function run(args: string[]): Promise<number> {
   if (positionals.length > 0) {
     throw new UsageError(`takes no arguments (got ${JSON.stringify(positionals[0])})`);
   }
-  const framing = framingFrom(values);
+  const { header, stringify } = headerFrom(values.header, values.framing);
+  const framing = framingFrom(values, stringify);
   const where = listenFrom(values);
   const replying = values["reply-from-stdin"] === true;
   for (const flag of ["input", "header"] as const) {
@@ -103,8 +105,8 @@ export async function run(args: string[]): Promise<number> {
     input: inputModeFrom(values.input),
     once: values.once === true,
     replying,
+    maxFrame: framing.maxFrame,
   };
-  const header = headerFrom(values.header, framing.kind);
   if (framing.kind === "json") {
     return await listening<JsonHeaderFrame>(
       where,
@@ -121,6 +123,7 @@ interface ListenOptions {
   input: InputMode;
   once: boolean;
   replying: boolean;
+  maxFrame: number;
 }
 
 async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint8Array }>(
@@ -129,7 +132,8 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
   options: ListenOptions,
   frameOf: (body: Uint8Array) => T,
 ): Promise<number> {
-  const out = new LineWriter(process.stdout);
+  const stdout = stdoutLines();
+  const out = stdout.writer;
   const log = (line: string) => console.error(line);
   const streams = await listenStreams(where);
   const unix = "path" in where;
@@ -167,7 +171,7 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
         }
       } catch (error) {
         failures++;
-        log(`framed listen: ${peer}: ${error instanceof Error ? error.message : error}`);
+        log(`framed listen: ${peer}: ${errorText(error)}`);
       } finally {
         open.delete(conn);
         if (open.size === 0) opened = waiting();
@@ -175,12 +179,12 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
       }
     },
     // A failed TLS handshake never became a connection; its error names the client.
-    onError: (error) => log(`framed listen: ${error instanceof Error ? error.message : error}`),
+    onError: (error) => log(`framed listen: ${errorText(error)}`),
   });
 
   const replies = options.replying ? reply() : undefined;
   async function reply(): Promise<void> {
-    for await (const bodies of framesFrom(process.stdin, options.input)) {
+    for await (const bodies of framesFrom(process.stdin, options.input, options.maxFrame)) {
       while (open.size === 0) await opened.promise;
       const flushes: Promise<void>[] = [];
       for (const [conn, peer] of open) {
@@ -189,7 +193,7 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
           for (const body of bodies) full = !conn.write(frameOf(body)) || full;
           if (full) flushes.push(conn.flush().catch(() => {}));
         } catch (error) {
-          log(`framed listen: ${peer}: ${error instanceof Error ? error.message : error}`);
+          log(`framed listen: ${peer}: ${errorText(error)}`);
         }
       }
       await Promise.all(flushes);
@@ -213,8 +217,9 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
       log,
     );
   } finally {
-    await out.drained();
+    if (!stdout.isGone) await out.drained();
   }
+  if (stdout.isGone) return 141;
   return options.once && failures > 0 ? 1 : 0;
 }
 

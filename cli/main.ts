@@ -53,7 +53,7 @@
  * @module
  */
 
-import { FLAG_HELP, flagLines, INTEGER_FLAGS_HELP, UsageError } from "./_flags.ts";
+import { errorText, FLAG_HELP, flagLines, INTEGER_FLAGS_HELP, UsageError } from "./_flags.ts";
 import { stickyDemo, udpDemo } from "./demos.ts";
 import * as echo from "./echo.ts";
 import * as exec from "./exec.ts";
@@ -153,7 +153,7 @@ export async function main(argv: string[]): Promise<number> {
       );
       return 2;
     }
-    console.error(`framed ${name}: ${error instanceof Error ? error.message : String(error)}`);
+    console.error(`framed ${name}: ${errorText(error)}`);
     return 1;
   }
 }
