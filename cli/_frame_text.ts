@@ -106,8 +106,8 @@ const utf8 = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /**
  * The bytes as one line of UTF-8 text that gives them back exactly: `\` is `\\`, LF `\n`, CR `\r`,
- * TAB `\t`, other control bytes and every byte that is not part of valid UTF-8 `\xHH`. The same
- * escapes `--delimiter` reads.
+ * TAB `\t`, other control characters (C0, DEL and C1) and every byte that is not part of valid
+ * UTF-8 `\xHH`. The same escapes `--delimiter` reads.
  */
 export function escapeText(bytes: Uint8Array): string {
   let out = "";
@@ -123,7 +123,8 @@ export function escapeText(bytes: Uint8Array): string {
       continue;
     }
     const length = b >= 0x80 ? utf8SequenceLength(bytes, i) : 0;
-    if (length > 0) {
+    // U+0080–U+009F are controls too (U+009B is CSI to some terminals): escaped, byte by byte.
+    if (length > 0 && !(b === 0xc2 && bytes[i + 1]! < 0xa0)) {
       i += length;
       continue;
     }

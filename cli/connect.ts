@@ -38,8 +38,9 @@ export const help: string = commandHelp(
   "Connects, sends stdin as frames while it is read, and prints every frame the server sends as\n" +
     "one line as it arrives. By default each input line is one frame (an empty line is an empty\n" +
     "frame; a CR before the LF is dropped; bytes are sent as they are, UTF-8 or not).\n" +
-    "Text output escapes \\ as \\\\, LF as \\n, CR as \\r, TAB as \\t, and every other control byte\n" +
-    "or byte that is not valid UTF-8 as \\xHH, so each frame is one line and no byte is lost.\n" +
+    "Text output escapes \\ as \\\\, LF as \\n, CR as \\r, TAB as \\t, and every other control\n" +
+    "character (C0, DEL, C1) or byte that is not valid UTF-8 as \\xHH, so each frame is one line\n" +
+    "and gives back its exact bytes.\n" +
     "When stdin ends: sends FIN and exits 0 once the server has ended the connection; with\n" +
     "--wait, sends no FIN and exits 0 once MS pass with no new frame. When the server ends first,\n" +
     "stdin is still sent (the server may still read) until it ends or pauses for 250 ms, then it\n" +

@@ -49,8 +49,9 @@ export const help: string = commandHelp(
     'socket); --output json always has a "peer" key. stderr also says `connection from PEER`,\n' +
     "`PEER closed`, and why a connection was closed (bad input closes only that connection).\n" +
     "With --reply-from-stdin, stdin's frames (one per line, or as --input says) are sent to every\n" +
-    "open connection, waiting while none is; when stdin ends, it stops accepting, ends every\n" +
-    "connection (FIN) and exits 0 once they have all ended. With --once, it accepts one\n" +
+    "open connection, waiting while none is; a client that has finished sending (`PEER finished\n" +
+    "sending`) still gets them. When stdin ends, it stops accepting, ends every connection (FIN)\n" +
+    "and exits 0 once they have all ended. With --once, it accepts one\n" +
     "connection and exits when that ends (1 if it ended with an error). Exits 0 on SIGINT or\n" +
     "SIGTERM.",
   [
@@ -139,10 +140,14 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
   const unix = "path" in where;
   /** The open connections and how their lines name them. */
   const open = new Map<FramedConn<T>, string>();
+  /** Ends a connection kept open for replies whose writes failed. */
+  const dropped = new Map<FramedConn<T>, () => void>();
   let accepted = 0;
   let failures = 0;
   // Resolved while a connection is open: stdin's frames wait on it.
   let opened = waiting();
+  // Resolved once stdin has ended and every connection got its FIN (with --reply-from-stdin).
+  const repliesEnded = waiting();
 
   const server = serveListener(streams, {
     codec,
@@ -169,11 +174,21 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
           const prefixed = open.size > 1 && options.output !== "json" ? `${peer} ${line}` : line;
           if (!out.line(prefixed)) await out.drained();
         }
+        // (Not when a failed reply write has closed it already.)
+        if (options.replying && !conn.closed) {
+          // The client has finished sending (`echo req | framed connect` sends its FIN at once)
+          // and may still wait for the reply typed into our stdin: it gets our FIN when stdin ends.
+          log(`${peer} finished sending`);
+          const failed = waiting();
+          dropped.set(conn, failed.resolve);
+          await Promise.race([repliesEnded.promise, failed.promise]);
+        }
       } catch (error) {
         failures++;
         log(`framed listen: ${peer}: ${errorText(error)}`);
       } finally {
         open.delete(conn);
+        dropped.delete(conn);
         if (open.size === 0) opened = waiting();
         log(`${peer} closed`);
       }
@@ -182,32 +197,40 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
     onError: (error) => log(`framed listen: ${errorText(error)}`),
   });
 
+  /** Writes a batch to one connection; a failure is reported and ends that connection. */
+  const sendTo = async (conn: FramedConn<T>, peer: string, bodies: Uint8Array[]) => {
+    try {
+      let full = false;
+      for (const body of bodies) full = !conn.write(frameOf(body)) || full;
+      if (full) await conn.flush();
+    } catch (error) {
+      log(`framed listen: ${peer}: ${errorText(error)}`);
+      conn.abort(error);
+      dropped.get(conn)?.();
+    }
+  };
+
   const replies = options.replying ? reply() : undefined;
   async function reply(): Promise<void> {
     for await (const bodies of framesFrom(process.stdin, options.input, options.maxFrame)) {
       while (open.size === 0) await opened.promise;
-      const flushes: Promise<void>[] = [];
-      for (const [conn, peer] of open) {
-        try {
-          let full = false;
-          for (const body of bodies) full = !conn.write(frameOf(body)) || full;
-          if (full) flushes.push(conn.flush().catch(() => {}));
-        } catch (error) {
-          log(`framed listen: ${peer}: ${errorText(error)}`);
-        }
-      }
-      await Promise.all(flushes);
+      await Promise.all([...open].map(([conn, peer]) => sendTo(conn, peer, bodies)));
     }
     // stdin has ended: no more connections, and every open one gets our end of stream.
     streams.close();
     await Promise.all([...open.keys()].map((conn) => conn.closeWrite().catch(() => {})));
+    repliesEnded.resolve();
   }
 
   // Done when the connections have ended and no more will come: with --once after the one, with
   // --reply-from-stdin after stdin's end (which closes the listener); a bad stdin line fails it.
-  const done = replies === undefined ? server.finished : Promise.race([
-    options.once ? server.finished : new Promise<void>(() => {}),
-    replies.then(() => server.finished),
+  // A stdout no one reads any more ends it too (then quietly, as SIGPIPE would).
+  const done = Promise.race([
+    stdout.gone.then(() => {}),
+    replies === undefined ? server.finished : Promise.race([
+      options.once ? server.finished : new Promise<void>(() => {}),
+      replies.then(() => server.finished),
+    ]),
   ]);
   try {
     await serveUntilSignal(

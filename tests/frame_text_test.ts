@@ -95,6 +95,11 @@ test("a byte-order mark survives text and json output, at the start and after an
   assert.equal(formatFrame("json", new Uint8Array([...bom, 0x68, 0x69])), '{"body":"\ufeffhi"}');
 });
 
+test("C1 controls (U+0080–U+009F, U+009B is CSI to some terminals) are escaped in text output", () => {
+  // U+009B, then U+00A0 (no-break space, printed as it is).
+  assert.equal(escapeText(new Uint8Array([0xc2, 0x9b, 0xc2, 0xa0])), "\\xc2\\x9b\u00a0");
+});
+
 test("--output json gives back the exact bytes of 5,000 frames, as text when UTF-8 and base64 when not", () => {
   for (const frame of randomFrames(5000, 16)) {
     const parsed = JSON.parse(formatFrame("json", frame, "127.0.0.1:9"));
