@@ -169,10 +169,22 @@ function startWithDeno(command: string, args: string[], stdin: StdinSpec): Runni
   };
 }
 
-/** Waits for stdout line `index`; fails the test (and kills the child) after `ms`. */
+/**
+ * Waits for stdout line `index`; fails the test when the child exits without it, or (killing the
+ * child) after `ms`.
+ */
 export async function line(running: Running, index: number, ms = 30_000): Promise<string> {
   const deadline = Date.now() + ms;
+  // A child that has exited prints no more: fail at once rather than at the deadline.
+  let exit: number | string | undefined;
+  void running.exited.then((code) => (exit = code));
   while (running.lines.length <= index) {
+    if (exit !== undefined) {
+      assert.fail(
+        `the child exited (${exit}) after ${running.lines.length} stdout lines, without line ${index}; ` +
+          `stderr: ${running.stderr()}`,
+      );
+    }
     if (Date.now() > deadline) {
       running.kill();
       assert.fail(`no stdout line ${index} within ${ms} ms; stderr: ${running.stderr()}`);
