@@ -3,6 +3,7 @@
 // is lossless: no byte is dropped or changed without an escape that says so.
 
 import { Buffer } from "node:buffer";
+import { fstatSync } from "node:fs";
 import process from "node:process";
 import { type JsonHeader, type JsonHeaderFrame, rawHeaderText } from "../mod.ts";
 import { UsageError } from "./_flags.ts";
@@ -410,4 +411,20 @@ export function stdoutLines(): StdoutLines {
       return isGone;
     },
   };
+}
+
+/**
+ * stdin, as chunks to read frames from. A directory given as stdin (`< /`) reads as empty in Deno
+ * and Node (Bun fails with EISDIR): refused here, so it is never sent as an empty frame.
+ * @throws {InputError} When stdin is a directory.
+ */
+export function stdinChunks(): AsyncIterable<Uint8Array> {
+  let directory = false;
+  try {
+    directory = fstatSync(0).isDirectory();
+  } catch {
+    // No descriptor 0 to look at (closed): process.stdin says what it can.
+  }
+  if (directory) throw new InputError("stdin is a directory");
+  return process.stdin;
 }

@@ -26,6 +26,7 @@ import {
   inputModeFrom,
   type OutputMode,
   outputModeFrom,
+  stdinChunks,
   stdoutLines,
 } from "./_frame_text.ts";
 
@@ -136,7 +137,7 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
   })();
   const sent = (async () => {
     stdinPause.restart();
-    for await (const bodies of framesFrom(process.stdin, options.input, options.maxFrame)) {
+    for await (const bodies of framesFrom(stdinChunks(), options.input, options.maxFrame)) {
       stdinPause.cancel();
       let full = false;
       for (const body of bodies) full = !conn.write(frameOf(body)) || full;

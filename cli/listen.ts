@@ -32,6 +32,7 @@ import {
   inputModeFrom,
   type OutputMode,
   outputModeFrom,
+  stdinChunks,
   stdoutLines,
 } from "./_frame_text.ts";
 import { STDIO_OPTIONS } from "./connect.ts";
@@ -212,7 +213,7 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
 
   const replies = options.replying ? reply() : undefined;
   async function reply(): Promise<void> {
-    for await (const bodies of framesFrom(process.stdin, options.input, options.maxFrame)) {
+    for await (const bodies of framesFrom(stdinChunks(), options.input, options.maxFrame)) {
       while (open.size === 0) await opened.promise;
       await Promise.all([...open].map(([conn, peer]) => sendTo(conn, peer, bodies)));
     }
