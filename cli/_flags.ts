@@ -15,6 +15,7 @@ import {
   LENGTH_FORMATS,
   type LengthFormat,
   lengthPrefix,
+  maxLengthOf,
   type ProxyProtocolVersion,
   pythonJsonDumps,
   type SocketApi,
@@ -74,6 +75,13 @@ export const FRAMING_OPTIONS = {
   "length-adjustment": { type: "string" },
   strip: { type: "string" },
   delimiter: { type: "string", default: "\\n" },
+} as const;
+
+/** How `connect` (and `listen --reply-from-stdin`) read stdin and print frames. */
+export const STDIO_OPTIONS = {
+  input: { type: "string" },
+  output: { type: "string" },
+  header: { type: "string" },
 } as const;
 
 /** What parseArgs returns for `options`, with positional arguments allowed. */
@@ -394,7 +402,11 @@ function lengthCodec(
   return codec;
 }
 
-/** The codec that `--framing`, `--length-format`, `--max-frame`, `--delimiter` and the length-field flags describe. */
+/**
+ * The codec that `--framing`, `--length-format`, `--max-frame`, `--delimiter` and the length-field
+ * flags describe, and the largest frame it sends. `stringifyHeader` writes json-header headers
+ * (default: as Python's json.dumps).
+ */
 export function framingFrom(
   values: { [K in keyof typeof FRAMING_OPTIONS]?: string },
   stringifyHeader: (header: JsonHeader) => string = pythonJsonDumps,
@@ -416,7 +428,8 @@ export function framingFrom(
       return {
         kind: "bytes",
         codec: lengthCodec(values, format, maxFrame),
-        maxFrame: maxFrame ?? DEFAULT_MAX_FRAME_LENGTH,
+        // A u8 or u16 length cannot announce more, whatever --max-frame says.
+        maxFrame: Math.min(maxFrame ?? DEFAULT_MAX_FRAME_LENGTH, maxLengthOf(format)),
       };
     case "delimiter": {
       const end = unescape(values.delimiter!);

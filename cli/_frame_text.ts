@@ -159,17 +159,22 @@ function toHex(bytes: Uint8Array): string {
 const toBase64 = (bytes: Uint8Array) =>
   Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 
+/** Characters a JSON string may hold raw that a terminal would act on: DEL, C1, bidi controls. */
+const UNSAFE_IN_STRINGS = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
+
 /**
- * JSON text on one line: the whitespace between tokens dropped, strings and numbers untouched
- * (a header's text may span lines; its numbers must not be rounded by parsing).
+ * JSON text on one line: the whitespace between tokens and a leading byte-order mark dropped,
+ * DEL, C1 and bidi controls inside strings written as `\uXXXX` (the same value), everything else
+ * as it was (a header's numbers must not be rounded by parsing).
  */
 export function compactJson(text: string): string {
   let out = "";
   let inString = false;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = text.startsWith("\ufeff") ? 1 : 0; i < text.length; i++) {
     const c = text[i]!;
     if (inString) {
-      out += c;
+      if (UNSAFE_IN_STRINGS.test(c)) out += `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+      else out += c;
       if (c === "\\") out += text[++i] ?? "";
       else if (c === '"') inString = false;
     } else if (c === '"') {
@@ -244,6 +249,7 @@ function decodeLine(
  * per line (split on LF; a CR before it is dropped; the last line needs no LF), or the whole of
  * it as one frame with `raw`. A frame can be at most `maxFrame` bytes: stdin that would make a
  * longer one is refused before it is all held in memory.
+ * `progress.held` says how many bytes of stdin it holds that are no frame yet.
  * @throws {InputError} On a line that does not decode as `hex` or `base64`, or one too long;
  * the frames before it are yielded first.
  */
@@ -251,24 +257,22 @@ export async function* framesFrom(
   chunks: AsyncIterable<Uint8Array>,
   mode: InputMode,
   maxFrame: number,
+  progress: { held: number } = { held: 0 },
 ): AsyncGenerator<Uint8Array[]> {
-  // The most bytes of stdin one frame can take: hex spends two characters a byte (and may be
-  // spaced out), base64 four for three, a line one more for its CR.
-  const most = mode === "hex"
-    ? 3 * maxFrame + 2
-    : mode === "base64"
-    ? 4 * Math.ceil(maxFrame / 3) + 3
-    : maxFrame + 1;
+  // The most bytes of stdin one frame can take: hex spends two characters a byte, base64 four for
+  // three, either may be spaced out (at most 3 per byte), a line one more for its CR.
+  const most = mode === "hex" || mode === "base64" ? 3 * maxFrame + 4 : maxFrame + 1;
   const tooLong = (what: string) =>
     new InputError(`${what} is longer than --max-frame allows (${maxFrame} bytes)`);
-  let held = 0;
+  progress.held = 0;
   if (mode === "raw") {
     const parts: Uint8Array[] = [];
     for await (const chunk of chunks) {
-      held += chunk.length;
-      if (held > maxFrame) throw tooLong("stdin");
+      progress.held += chunk.length;
+      if (progress.held > maxFrame) throw tooLong("stdin");
       parts.push(new Uint8Array(chunk));
     }
+    progress.held = 0;
     yield [Buffer.concat(parts)];
     return;
   }
@@ -278,7 +282,7 @@ export async function* framesFrom(
   const lineOf = (last: Uint8Array) => {
     const line = pending.length === 0 ? last : Buffer.concat([...pending, last]);
     pending = [];
-    held = 0;
+    progress.held = 0;
     if (line.length > most) throw tooLong(`stdin line ${number + 1}`);
     return decodeLine(mode, line[line.length - 1] === 0x0d ? line.subarray(0, -1) : line, ++number);
   };
@@ -294,8 +298,8 @@ export async function* framesFrom(
       }
       if (start < chunk.length) {
         pending.push(chunk.subarray(start));
-        held += chunk.length - start;
-        if (held > most) throw tooLong(`stdin line ${number + 1}`);
+        progress.held += chunk.length - start;
+        if (progress.held > most) throw tooLong(`stdin line ${number + 1}`);
       }
     } catch (error) {
       // The lines before the bad one go out, then the error.
@@ -315,9 +319,10 @@ const BATCH = 64 * 1024;
 /**
  * Writes lines to a stream, gathered into one write per tick (or per 64 KiB), and says when they
  * have all been handed to it. Deno's `process.stdout.write` costs about 6 µs and 600 bytes per
- * call (1 M one-line writes: 6.5 s and 635 MB; Bun: 1 s and 58 MB; Deno 2.9.6, Bun 1.4.5), and
- * returns true while its writes pile up: batching makes both small, and waiting for the last
- * write before gathering more bounds the memory in every runtime.
+ * call (1 M one-line writes: 6.5 s and 635 MB; Bun: 1 s and 58 MB; Deno 2.9.6, Bun 1.4.5):
+ * batching makes both small. Backpressure: `line()` returns false while the stream says it is full
+ * (Bun, Node) or while a second write waits behind one not yet done (Deno returns true and calls
+ * back late; on a full pipe it blocks the event loop).
  */
 export class LineWriter {
   #buffer = "";
@@ -348,7 +353,8 @@ export class LineWriter {
       this.#scheduled = true;
       setTimeout(() => this.#write(), 0);
     }
-    return !this.#full && !(this.#writing > 0 && this.#buffer.length >= BATCH);
+    // More than one write in flight: the stream takes text faster than it passes it on.
+    return !this.#full && this.#writing <= 1;
   }
 
   #write(): void {
@@ -358,12 +364,17 @@ export class LineWriter {
     this.#buffer = "";
     this.#writing++;
     this.#last = new Promise((resolve) => {
-      this.#full = !this.stream.write(text, (error) => {
+      const done = (error?: Error | null) => {
         this.#writing--;
         this.#full = false;
         if (error) this.onError(error);
         resolve();
-      });
+      };
+      try {
+        this.#full = !this.stream.write(text, done);
+      } catch (error) {
+        done(error instanceof Error ? error : new Error(String(error)));
+      }
     });
   }
 
@@ -411,6 +422,17 @@ export function stdoutLines(): StdoutLines {
       return isGone;
     },
   };
+}
+
+/** `chunks`, calling `onChunk` as each arrives (before anything is made of it). */
+export async function* eachChunk(
+  chunks: AsyncIterable<Uint8Array>,
+  onChunk: () => void,
+): AsyncGenerator<Uint8Array> {
+  for await (const chunk of chunks) {
+    onChunk();
+    yield chunk;
+  }
 }
 
 /**

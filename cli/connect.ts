@@ -15,13 +15,16 @@ import {
   PEER_OPTIONS,
   PEER_SYNOPSIS,
   peerFrom,
+  STDIO_OPTIONS,
   UsageError,
   WAIT,
 } from "./_flags.ts";
 import {
+  eachChunk,
   formatFrame,
   framesFrom,
   headerFrom,
+  InputError,
   type InputMode,
   inputModeFrom,
   type OutputMode,
@@ -74,13 +77,6 @@ export const help: string = commandHelp(
     ],
   ],
 );
-
-/** The flags of `connect` and `listen --reply-from-stdin` besides framing and the address. */
-export const STDIO_OPTIONS = {
-  input: { type: "string" },
-  output: { type: "string" },
-  header: { type: "string" },
-} as const;
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parseWithPositionals(args, {
@@ -135,9 +131,12 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
       if (!out.line(formatFrame(options.output, frame))) await out.drained();
     }
   })();
+  // What framesFrom holds of stdin that is no frame yet (an unfinished line, raw stdin).
+  const progress = { held: 0 };
   const sent = (async () => {
     stdinPause.restart();
-    for await (const bodies of framesFrom(stdinChunks(), options.input, options.maxFrame)) {
+    const chunks = eachChunk(stdinChunks(), () => stdinPause.restart());
+    for await (const bodies of framesFrom(chunks, options.input, options.maxFrame, progress)) {
       stdinPause.cancel();
       let full = false;
       for (const body of bodies) full = !conn.write(frameOf(body)) || full;
@@ -164,11 +163,19 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
       try {
         await Promise.race([sent, stdinPause.passed, stdout.gone]);
       } catch (cause) {
+        if (cause instanceof InputError) throw cause;
         throw new Error(
           `the server closed the connection before all of stdin was sent: ${
             cause instanceof Error ? cause.message : cause
           }`,
           { cause },
+        );
+      }
+      // Given up on a pause: what stdin gave that is no frame yet would be dropped silently.
+      if (progress.held > 0) {
+        throw new Error(
+          `the server closed the connection and stdin paused with ${progress.held} bytes of an ` +
+            "unfinished frame unsent",
         );
       }
     }
@@ -185,7 +192,7 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
   } finally {
     idle?.cancel();
     stdinPause.cancel();
-    // Ends both loops; what is left of stdin is not read.
+    // Ends the receive loop; the stdin loop, if still reading, ends with the process.
     await conn.close().catch(() => {});
     if (!stdout.isGone) await out.drained();
     sent.catch(() => {});

@@ -1,7 +1,6 @@
 // `framed listen`: the server side of netcat for framed protocols. Prints every frame received,
 // from any number of connections; with --reply-from-stdin, stdin's frames go to every connection.
 
-import process from "node:process";
 import {
   type Codec,
   type FramedConn,
@@ -22,6 +21,7 @@ import {
   LISTEN_SYNOPSIS,
   listenFrom,
   parseWithPositionals,
+  STDIO_OPTIONS,
   UsageError,
 } from "./_flags.ts";
 import {
@@ -35,7 +35,6 @@ import {
   stdinChunks,
   stdoutLines,
 } from "./_frame_text.ts";
-import { STDIO_OPTIONS } from "./connect.ts";
 import { serveUntilSignal } from "./_serve_until_signal.ts";
 
 export const help: string = commandHelp(
@@ -52,9 +51,10 @@ export const help: string = commandHelp(
     "With --reply-from-stdin, stdin's frames (one per line, or as --input says) are sent to every\n" +
     "open connection, waiting while none is; a client that has finished sending (`PEER finished\n" +
     "sending`) still gets them. When stdin ends, it stops accepting, ends every connection (FIN)\n" +
-    "and exits 0 once they have all ended. With --once, it accepts one\n" +
-    "connection and exits when that ends (1 if it ended with an error). Exits 0 on SIGINT or\n" +
-    "SIGTERM.",
+    "and exits 0 once they have all ended (a client that never reads holds that up). With --once,\n" +
+    "it accepts one connection and exits when that ends (1 if it ended with an error; with\n" +
+    "--reply-from-stdin, once stdin has ended too). Exits 0 on SIGINT or SIGTERM, after printing\n" +
+    "the frames already read.",
   [
     FLAG_HELP.framing,
     FLAG_HELP.output,
@@ -205,6 +205,7 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
       for (const body of bodies) full = !conn.write(frameOf(body)) || full;
       if (full) await conn.flush();
     } catch (error) {
+      failures++;
       log(`framed listen: ${peer}: ${errorText(error)}`);
       conn.abort(error);
       dropped.get(conn)?.();

@@ -26,9 +26,11 @@ export interface FrameReaderOptions {
   /**
    * Lend frames to `readFrame()` and `for await` instead of giving them: a frame (and the bytes it
    * views) is valid only until the next `readFrame()` (or `onFrame()`), and nothing more is read
-   * from the socket until then, so the adapter reuses one read buffer and receiving allocates nothing per read.
-   * For consumers that finish with each frame before asking for the next (writing it to a file,
-   * hashing it). Default `false`: frames are yours to keep.
+   * from the socket until then, so the adapter reuses one read buffer: receiving large frames
+   * (one or less per read) allocates nothing per read. A read that also holds frames queued behind
+   * the lent one is kept for them, as without lending. For consumers that finish with each frame
+   * before asking for the next (writing it to a file, hashing it). Default `false`: frames are
+   * yours to keep.
    */
   borrow?: boolean;
   /**

@@ -126,6 +126,9 @@ export function pythonJsonDumps(value: unknown): string {
 // The exact bytes each decoded header arrived as, so echoing a frame sends them back unchanged.
 const rawHeaders = new WeakMap<JsonHeader, Uint8Array>();
 
+// ignoreBOM: the text as it arrived, a leading byte-order mark included.
+const RAW_TEXT = new TextDecoder("utf-8", { ignoreBOM: true });
+
 /**
  * The JSON text a decoded header arrived as, byte for byte: for logging or printing a header
  * without serializing it again, which would round numbers beyond 2^53 (`12345678901234567891`
@@ -149,7 +152,7 @@ const rawHeaders = new WeakMap<JsonHeader, Uint8Array>();
  */
 export function rawHeaderText(header: JsonHeader): string | undefined {
   const raw = rawHeaders.get(header);
-  return raw === undefined ? undefined : new TextDecoder("utf-8", { ignoreBOM: true }).decode(raw);
+  return raw === undefined ? undefined : RAW_TEXT.decode(raw);
 }
 
 // Iterative, with an explicit stack: a peer controls the nesting depth, and a recursive freeze of a

@@ -422,14 +422,42 @@ for (const how of ["shut", "close"]) {
 }
 
 test(
+  "connect exits 1, naming what it held, when the server has ended and stdin pauses inside a line",
+  T,
+  async () => {
+    const [server, port] = await scriptServer([`send:${hex("bye")}`, "shut", "recv-eof"]);
+    const client = startConnect(length(port));
+    try {
+      // A line without its LF, and stdin kept open: those 3 bytes can never become a frame.
+      await client.write("abc");
+      assert.equal(await exitWithin(client, 20_000, "connect"), 1, client.stderr());
+      assert.deepEqual(client.lines, ["bye"]);
+      assert.equal(
+        client.stderr(),
+        "framed connect: the server closed the connection and stdin paused with 3 bytes of an " +
+          "unfinished frame unsent\n",
+      );
+      await peerLog(server);
+    } finally {
+      client.kill("SIGKILL");
+    }
+  },
+);
+
+test(
   "connect --wait MS sends no FIN and exits 0 when the server stays quiet that long",
   T,
   async () => {
     // The peer echoes; only a FIN from connect would make it send "after-fin".
     const [server, port] = await scriptServer(["echo", `send:${hex("after-fin")}`, "close"]);
-    const result = await connect([...length(port), "--wait", "2000"], "a\nb\n");
-    assert.equal(result.code, 0, result.stderr);
-    assert.deepEqual(result.lines, ["a", "b"], "the replies, and no FIN was sent");
+    // stdin ends only once both replies are in: the wait starts from there, however slow the
+    // machine.
+    const client = startConnect([...length(port), "--wait", "1000"]);
+    await client.write("a\nb\n");
+    await line(client, 1);
+    await client.endInput();
+    assert.equal(await exitWithin(client, 30_000, "connect --wait"), 0, client.stderr());
+    assert.deepEqual(client.lines, ["a", "b"], "the replies, and no FIN was sent");
     assert.equal(
       (await peerLog(server)).slice(0, 2).join(" "),
       `frame ${hex("a")} frame ${hex("b")}`,

@@ -121,6 +121,11 @@ test("a received JSON header is printed as the text it arrived as, compacted to 
   assert.equal(formatFrame("hex", frame!), `${header} 6869`);
   assert.equal(formatFrame("json", frame!), `{"header":${header},"body":"hi"}`);
   assert.equal(compactJson('{ "a" : [ 1 , "x  y" ] }'), '{"a":[1,"x  y"]}');
+  // A byte-order mark before the header (JSON.parse accepted it) would make a json line invalid;
+  // DEL, C1 and bidi controls inside strings are written as escapes of the same value.
+  const hostile = '\ufeff{"a": "\u007f\u009b\u202e", "b\\"": 1}';
+  assert.equal(compactJson(hostile), '{"a":"\\u007f\\u009b\\u202e","b\\"":1}');
+  assert.deepEqual(JSON.parse(compactJson(hostile)), JSON.parse(hostile.slice(1)));
 });
 
 test("--header goes out as typed, its size field first; data_size or another framing is refused", () => {
