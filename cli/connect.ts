@@ -97,14 +97,16 @@ export async function run(args: string[]): Promise<number> {
     wait: optionalIntegerFlag("wait", values.wait, WAIT),
     maxFrame: framing.maxFrame,
   };
+  // Before connecting: stdin that cannot be read is refused without touching the server.
+  const stdin = stdinChunks();
   // lingerTimeout: at exit the frames are sent; don't wait long for a server that never ends.
   const linger = { lingerTimeout: 500 };
   if (framing.kind === "json") {
     const conn = await connect({ ...target, codec: framing.codec, ...linger });
-    return await session(conn, options, (body) => ({ header, body }));
+    return await session(conn, stdin, options, (body) => ({ header, body }));
   }
   const conn = await connect({ ...target, codec: framing.codec as Codec<Uint8Array>, ...linger });
-  return await session(conn, options, (body) => body);
+  return await session(conn, stdin, options, (body) => body);
 }
 
 interface SessionOptions {
@@ -117,6 +119,7 @@ interface SessionOptions {
 /** One connection's life: stdin in, frames out, until one of the ways it ends. */
 async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8Array }>(
   conn: FramedConn<T>,
+  stdin: AsyncIterable<Uint8Array>,
   options: SessionOptions,
   frameOf: (body: Uint8Array) => T,
 ): Promise<number> {
@@ -135,7 +138,7 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
   const progress = { held: 0 };
   const sent = (async () => {
     stdinPause.restart();
-    const chunks = eachChunk(stdinChunks(), () => stdinPause.restart());
+    const chunks = eachChunk(stdin, () => stdinPause.restart());
     for await (const bodies of framesFrom(chunks, options.input, options.maxFrame, progress)) {
       stdinPause.cancel();
       let full = false;

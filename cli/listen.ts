@@ -134,6 +134,8 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
   options: ListenOptions,
   frameOf: (body: Uint8Array) => T,
 ): Promise<number> {
+  // Before listening: stdin that cannot be read is refused before anyone connects.
+  const stdin = options.replying ? stdinChunks() : undefined;
   const stdout = stdoutLines();
   const out = stdout.writer;
   const log = (line: string) => console.error(line);
@@ -214,7 +216,7 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
 
   const replies = options.replying ? reply() : undefined;
   async function reply(): Promise<void> {
-    for await (const bodies of framesFrom(stdinChunks(), options.input, options.maxFrame)) {
+    for await (const bodies of framesFrom(stdin!, options.input, options.maxFrame)) {
       while (open.size === 0) await opened.promise;
       await Promise.all([...open].map(([conn, peer]) => sendTo(conn, peer, bodies)));
     }
