@@ -194,6 +194,25 @@ export async function line(running: Running, index: number, ms = 30_000): Promis
   return running.lines[index]!;
 }
 
+/** Resolves with the exit code, or fails the test (killing the child) after `ms`. */
+export async function exitWithin(
+  running: Running,
+  ms: number,
+  what: string,
+): Promise<number | string> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), ms);
+  });
+  const code = await Promise.race([running.exited, timeout]);
+  clearTimeout(timer);
+  if (code === "timeout") {
+    running.kill("SIGKILL");
+    assert.fail(`${what}: still running after ${ms} ms; stderr: ${running.stderr()}`);
+  }
+  return code;
+}
+
 /** Runs to completion within `ms`; returns exit code, stdout and stderr. */
 export async function run(
   command: string,

@@ -6,7 +6,15 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { type AddressInfo, createServer } from "node:net";
-import { line, runCli, type Running, runtimeCommand, start, type StdinSpec } from "./_process.ts";
+import {
+  exitWithin,
+  line,
+  runCli,
+  type Running,
+  runtimeCommand,
+  start,
+  type StdinSpec,
+} from "./_process.ts";
 
 const T = { timeout: 120_000 };
 const PEER = "tests/peers/frame_script_peer.py";
@@ -69,21 +77,6 @@ async function connect(args: string[], stdin?: StdinSpec, ms = 30_000): Promise<
 function startConnect(args: string[]): Running {
   const [command, prefix] = runtimeCommand("cli.ts");
   return start(command, [...prefix, "connect", ...args], "pipe");
-}
-
-/** Resolves with the exit code, or fails the test (killing the child) after `ms`. */
-async function exitWithin(running: Running, ms: number, what: string): Promise<number | string> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
-  });
-  const code = await Promise.race([running.exited, timeout]);
-  clearTimeout(timer);
-  if (code === "timeout") {
-    running.kill("SIGKILL");
-    assert.fail(`${what}: still running after ${ms} ms; stderr: ${running.stderr()}`);
-  }
-  return code;
 }
 
 /** Asserts a failure: exit 1 and exactly one stderr line, `framed connect: …`. */

@@ -7,6 +7,7 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 import {
   eventually,
+  exitWithin,
   line,
   runCli,
   type Running,
@@ -71,21 +72,6 @@ async function scriptClient(
   const match = /^connected (\d+)$/.exec(first);
   assert.ok(match, `peer said ${JSON.stringify(first)}: ${client.stderr()}`);
   return [client, `127.0.0.1:${match[1]}`];
-}
-
-/** Resolves with the exit code, or fails the test (killing the child) after `ms`. */
-async function exitWithin(running: Running, ms: number, what: string): Promise<number | string> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), ms);
-  });
-  const code = await Promise.race([running.exited, timeout]);
-  clearTimeout(timer);
-  if (code === "timeout") {
-    running.kill("SIGKILL");
-    assert.fail(`${what}: still running after ${ms} ms; stderr: ${running.stderr()}`);
-  }
-  return code;
 }
 
 /** Waits for `count` stdout lines and returns them. */
