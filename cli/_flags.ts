@@ -451,6 +451,8 @@ export function framingFrom(
         }),
         maxFrame: maxFrame ?? DEFAULT_MAX_FRAME_LENGTH,
       };
+    case undefined:
+      throw new UsageError("--framing is required: length, delimiter or json-header");
     default:
       throw new UsageError(`--framing must be length, delimiter or json-header`);
   }

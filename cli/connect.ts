@@ -66,9 +66,9 @@ export const help: string = commandHelp(
       "framed connect --framing length --port 9000",
     ],
     [
-      "two frames, the second empty, to a TLS server; replies as hex",
+      "two frames, the second empty, to a TLS server with a private CA; replies as hex",
       "printf 'ping\\n\\n' | framed connect --framing length --length-format u16be \\\n" +
-      "    --host example.com --port 9443 --tls --output hex",
+      "    --host 127.0.0.1 --port 9443 --tls --ca ca.pem --output hex",
     ],
     [
       "a binary file as one JSON-header frame; the reply's header and body as JSON",
@@ -136,15 +136,23 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
   })();
   // What framesFrom holds of stdin that is no frame yet (an unfinished line, raw stdin).
   const progress = { held: 0 };
+  // A stdin line that cannot be sent ends stdin there: the frames before it are sent and their
+  // replies printed, then the command fails with it.
+  let badInput: InputError | undefined;
   const sent = (async () => {
     stdinPause.restart();
     const chunks = eachChunk(stdin, () => stdinPause.restart());
-    for await (const bodies of framesFrom(chunks, options.input, options.maxFrame, progress)) {
-      stdinPause.cancel();
-      let full = false;
-      for (const body of bodies) full = !conn.write(frameOf(body)) || full;
-      if (full) await conn.flush();
-      stdinPause.restart();
+    try {
+      for await (const bodies of framesFrom(chunks, options.input, options.maxFrame, progress)) {
+        stdinPause.cancel();
+        let full = false;
+        for (const body of bodies) full = !conn.write(frameOf(body)) || full;
+        if (full) await conn.flush();
+        stdinPause.restart();
+      }
+    } catch (error) {
+      if (!(error instanceof InputError)) throw error;
+      badInput = error;
     }
     stdinPause.cancel();
     await conn.flush();
@@ -166,7 +174,6 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
       try {
         await Promise.race([sent, stdinPause.passed, stdout.gone]);
       } catch (cause) {
-        if (cause instanceof InputError) throw cause;
         throw new Error(
           `the server closed the connection before all of stdin was sent: ${
             cause instanceof Error ? cause.message : cause
@@ -175,7 +182,7 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
         );
       }
       // Given up on a pause: what stdin gave that is no frame yet would be dropped silently.
-      if (progress.held > 0) {
+      if (progress.held > 0 && badInput === undefined) {
         throw new Error(
           `the server closed the connection and stdin paused with ${progress.held} bytes of an ` +
             "unfinished frame unsent",
@@ -189,9 +196,13 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
         await Promise.race([received, idle.passed, stdout.gone]);
       }
     }
+    // The last lines' writes may be what finds stdout closed.
+    if (!stdout.isGone) await out.drained();
     // No one reads stdout any more (`connect … | head -1`): stop quietly, as a tool killed by
     // SIGPIPE would, with its exit status.
-    return stdout.isGone ? 141 : 0;
+    if (stdout.isGone) return 141;
+    if (badInput !== undefined) throw badInput;
+    return 0;
   } finally {
     idle?.cancel();
     stdinPause.cancel();

@@ -145,8 +145,19 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
   const open = new Map<FramedConn<T>, string>();
   /** Ends a connection kept open for replies whose writes failed. */
   const dropped = new Map<FramedConn<T>, () => void>();
+  /** How each connection is named, and those whose failure has been told already. */
+  const labels = new WeakMap<FramedConn<T>, string>();
+  const told = new WeakSet<FramedConn<T>>();
+  const tell = (conn: FramedConn<T> | null, error: unknown) => {
+    if (conn !== null && told.has(conn)) return;
+    if (conn !== null) told.add(conn);
+    const peer = conn === null ? undefined : labels.get(conn);
+    log(`framed listen: ${peer === undefined ? "" : `${peer}: `}${errorText(error)}`);
+  };
   let accepted = 0;
   let failures = 0;
+  // SIGINT or SIGTERM: reading stops everywhere, which is no client's end of sending.
+  let stopping = false;
   // Resolved while a connection is open: stdin's frames wait on it.
   let opened = waiting();
   // Resolved once stdin has ended and every connection got its FIN (with --reply-from-stdin).
@@ -157,6 +168,7 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
     handler: async (conn) => {
       accepted++;
       const peer = unix ? `unix#${accepted}` : `${conn.remoteAddress}`;
+      labels.set(conn, peer);
       if (options.once && accepted > 1) {
         // Arrived before the listener was closed, together with the first one.
         log(`framed listen: ${peer}: refused, --once serves one connection`);
@@ -177,8 +189,8 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
           const prefixed = open.size > 1 && options.output !== "json" ? `${peer} ${line}` : line;
           if (!out.line(prefixed)) await out.drained();
         }
-        // (Not when a failed reply write has closed it already.)
-        if (options.replying && !conn.closed) {
+        // (Not when a failed reply write has closed it already, nor when we are stopping.)
+        if (options.replying && !conn.closed && !stopping) {
           // The client has finished sending (`echo req | framed connect` sends its FIN at once)
           // and may still wait for the reply typed into our stdin: it gets our FIN when stdin ends.
           log(`${peer} finished sending`);
@@ -188,7 +200,7 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
         }
       } catch (error) {
         failures++;
-        log(`framed listen: ${peer}: ${errorText(error)}`);
+        tell(conn, error);
       } finally {
         open.delete(conn);
         dropped.delete(conn);
@@ -197,18 +209,19 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
       }
     },
     // A failed TLS handshake never became a connection; its error names the client.
-    onError: (error) => log(`framed listen: ${errorText(error)}`),
+    // A connection whose end failed is told once, with its name.
+    onError: (error, conn) => tell(conn, error),
   });
 
   /** Writes a batch to one connection; a failure is reported and ends that connection. */
-  const sendTo = async (conn: FramedConn<T>, peer: string, bodies: Uint8Array[]) => {
+  const sendTo = async (conn: FramedConn<T>, bodies: Uint8Array[]) => {
     try {
       let full = false;
       for (const body of bodies) full = !conn.write(frameOf(body)) || full;
       if (full) await conn.flush();
     } catch (error) {
       failures++;
-      log(`framed listen: ${peer}: ${errorText(error)}`);
+      tell(conn, error);
       conn.abort(error);
       dropped.get(conn)?.();
     }
@@ -218,7 +231,7 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
   async function reply(): Promise<void> {
     for await (const bodies of framesFrom(stdin!, options.input, options.maxFrame)) {
       while (open.size === 0) await opened.promise;
-      await Promise.all([...open].map(([conn, peer]) => sendTo(conn, peer, bodies)));
+      await Promise.all([...open.keys()].map((conn) => sendTo(conn, bodies)));
     }
     // stdin has ended: no more connections, and every open one gets our end of stream.
     streams.close();
@@ -239,7 +252,11 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
   try {
     await serveUntilSignal(
       { address: streams.address, tls: "tls" in where && where.tls !== undefined },
-      () => server.shutdown(),
+      () => {
+        stopping = true;
+        repliesEnded.resolve();
+        return server.shutdown();
+      },
       done,
       log,
     );

@@ -171,22 +171,26 @@ test("connect --input hex and --input base64 decode each line into one frame", T
   }
 });
 
-test("connect exits 1 naming the stdin line that is not hex or not base64", T, async () => {
-  const cases: [string, string, string][] = [
-    ["hex", "6869\n\nabc\n6869\n", "stdin line 3: not hex"], // odd length: not whole bytes
-    ["hex", "6869\nzz\n", "stdin line 2: not hex"],
-    ["base64", "aGk=\n*&^\naGk=\n", "stdin line 2: not base64"],
-  ];
-  for (const [input, stdin, message] of cases) {
-    const [server, port] = await scriptServer(["recv-eof"]);
-    const result = await connect([...length(port), "--input", input], stdin);
-    assertOneLineFailure(result, `--input ${input} ${JSON.stringify(stdin)}`);
-    assert.equal(result.stderr.trimEnd(), `framed connect: ${message}`);
-    const log = await peerLog(server);
-    // The lines before the bad one may have gone out already; nothing after it does.
-    assert.ok(log.filter((l) => l === `frame ${hex("hi")}`).length <= 1, `${log}`);
-  }
-});
+test(
+  "connect sends the lines before one that is not hex or base64, prints their replies, then exits 1 naming it",
+  T,
+  async () => {
+    const cases: [string, string, string, string[]][] = [
+      ["hex", "6869\n\nabc\n6869\n", "stdin line 3: not hex", ["hi", ""]], // odd length
+      ["hex", "6869\nzz\n", "stdin line 2: not hex", ["hi"]],
+      ["base64", "aGk=\n*&^\naGk=\n", "stdin line 2: not base64", ["hi"]],
+    ];
+    for (const [input, stdin, message, before] of cases) {
+      const [server, port] = await scriptServer(["echo"]);
+      const result = await connect([...length(port), "--input", input], stdin);
+      assertOneLineFailure(result, `--input ${input} ${JSON.stringify(stdin)}`);
+      assert.equal(result.stderr.trimEnd(), `framed connect: ${message}`);
+      assert.deepEqual(result.lines, before, "the replies to the lines before it");
+      // Those lines, then connect's end: nothing after the bad line goes out.
+      assert.deepEqual(await peerLog(server), [...before.map((b) => `frame ${hex(b)}`), "eof"]);
+    }
+  },
+);
 
 // ── frames → stdout ───────────────────────────────────────────────────────────────────────────────
 

@@ -171,6 +171,29 @@ test(
   },
 );
 
+test(
+  "listen --reply-from-stdin stopped by SIGINT does not take its clients for ones that finished sending",
+  T,
+  async () => {
+    const [listen, where] = await startListen(
+      ["--framing", "length", "--reply-from-stdin"],
+      "pipe",
+    );
+    const client = startConnect(["--framing", "length", "--port", portOf(where)]);
+    try {
+      await client.write("up\n");
+      assert.equal(await line(listen, 0), "up");
+      await stop(listen, "SIGINT");
+      // Stopping ends reading everywhere; no client has finished sending, and none is waited for.
+      assert.doesNotMatch(listen.stderr(), /finished sending/);
+      assert.equal(await exitWithin(client, 30_000, "connect"), 0, client.stderr());
+    } finally {
+      client.kill("SIGKILL");
+      listen.kill("SIGKILL");
+    }
+  },
+);
+
 for (const transport of ["tcp", "unix"] as const) {
   test(
     `listen${
