@@ -424,6 +424,20 @@ export function stdoutLines(): StdoutLines {
   };
 }
 
+/**
+ * Writes one batch of stdin's frames (`frameOf` each body) in the same tick, and waits for the
+ * connection to drain only when it says it is full.
+ */
+export async function sendBatch<T>(
+  conn: { write(frame: T): boolean; flush(): Promise<void> },
+  bodies: Uint8Array[],
+  frameOf: (body: Uint8Array) => T,
+): Promise<void> {
+  let full = false;
+  for (const body of bodies) full = !conn.write(frameOf(body)) || full;
+  if (full) await conn.flush();
+}
+
 /** `chunks`, calling `onChunk` as each arrives (before anything is made of it). */
 export async function* eachChunk(
   chunks: AsyncIterable<Uint8Array>,

@@ -29,6 +29,7 @@ import {
   inputModeFrom,
   type OutputMode,
   outputModeFrom,
+  sendBatch,
   stdinChunks,
   stdoutLines,
 } from "./_frame_text.ts";
@@ -145,9 +146,7 @@ async function session<T extends Uint8Array | { header: JsonHeader; body: Uint8A
     try {
       for await (const bodies of framesFrom(chunks, options.input, options.maxFrame, progress)) {
         stdinPause.cancel();
-        let full = false;
-        for (const body of bodies) full = !conn.write(frameOf(body)) || full;
-        if (full) await conn.flush();
+        await sendBatch(conn, bodies, frameOf);
         stdinPause.restart();
       }
     } catch (error) {

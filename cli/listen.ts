@@ -32,6 +32,7 @@ import {
   inputModeFrom,
   type OutputMode,
   outputModeFrom,
+  sendBatch,
   stdinChunks,
   stdoutLines,
 } from "./_frame_text.ts";
@@ -141,8 +142,8 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
   const log = (line: string) => console.error(line);
   const streams = await listenStreams(where);
   const unix = "path" in where;
-  /** The open connections and how their lines name them. */
-  const open = new Map<FramedConn<T>, string>();
+  /** The open connections (`labels` names them). */
+  const open = new Set<FramedConn<T>>();
   /** Ends a connection kept open for replies whose writes failed. */
   const dropped = new Map<FramedConn<T>, () => void>();
   /** How each connection is named, and those whose failure has been told already. */
@@ -176,7 +177,7 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
       }
       // One connection: closing the listener stops accepting; this connection goes on.
       if (options.once) streams.close();
-      open.set(conn, peer);
+      open.add(conn);
       log(`connection from ${peer}`);
       opened.resolve();
       try {
@@ -216,9 +217,7 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
   /** Writes a batch to one connection; a failure is reported and ends that connection. */
   const sendTo = async (conn: FramedConn<T>, bodies: Uint8Array[]) => {
     try {
-      let full = false;
-      for (const body of bodies) full = !conn.write(frameOf(body)) || full;
-      if (full) await conn.flush();
+      await sendBatch(conn, bodies, frameOf);
     } catch (error) {
       failures++;
       tell(conn, error);
@@ -231,11 +230,11 @@ async function listening<T extends Uint8Array | { header: JsonHeader; body: Uint
   async function reply(): Promise<void> {
     for await (const bodies of framesFrom(stdin!, options.input, options.maxFrame)) {
       while (open.size === 0) await opened.promise;
-      await Promise.all([...open.keys()].map((conn) => sendTo(conn, bodies)));
+      await Promise.all([...open].map((conn) => sendTo(conn, bodies)));
     }
     // stdin has ended: no more connections, and every open one gets our end of stream.
     streams.close();
-    await Promise.all([...open.keys()].map((conn) => conn.closeWrite().catch(() => {})));
+    await Promise.all([...open].map((conn) => conn.closeWrite().catch(() => {})));
     repliesEnded.resolve();
   }
 
